@@ -1,0 +1,76 @@
+"""jaxlr: every learning-rate schedule you know, as a traceable ``optax.Schedule``.
+
+Primitive schedules (:mod:`jaxlr.schedules`), combinators
+(:mod:`jaxlr.combinators`) and reduce-on-plateau (:mod:`jaxlr.plateau`) import
+only jax and optax.
+"""
+
+from jaxlr.combinators import (
+    clip,
+    cycle,
+    join,
+    linear_scaling,
+    multiply,
+    per_epoch,
+    restarts,
+    scale,
+    shift,
+    staircase,
+    warmup,
+)
+from jaxlr.plateau import ReduceOnPlateauState, observe, reduce_on_plateau
+from jaxlr.schedules import (
+    constant,
+    cosine,
+    cosine_restarts,
+    cyclic,
+    exponential,
+    factor,
+    inverse_sqrt,
+    inverse_time,
+    linear,
+    linear_cosine,
+    multistep,
+    natural_exp,
+    noisy_linear_cosine,
+    one_cycle,
+    piecewise_constant,
+    polynomial,
+    warmup_stable_decay,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ReduceOnPlateauState",
+    "clip",
+    "constant",
+    "cosine",
+    "cosine_restarts",
+    "cycle",
+    "cyclic",
+    "exponential",
+    "factor",
+    "inverse_sqrt",
+    "inverse_time",
+    "join",
+    "linear",
+    "linear_cosine",
+    "linear_scaling",
+    "multiply",
+    "multistep",
+    "natural_exp",
+    "noisy_linear_cosine",
+    "observe",
+    "one_cycle",
+    "per_epoch",
+    "piecewise_constant",
+    "polynomial",
+    "reduce_on_plateau",
+    "restarts",
+    "scale",
+    "shift",
+    "staircase",
+    "warmup",
+    "warmup_stable_decay",
+]

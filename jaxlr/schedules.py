@@ -1,0 +1,841 @@
+"""Primitive learning-rate schedules: pure, jit-compatible functions of the step.
+
+Every factory returns an ``optax.Schedule``: ``schedule(step) -> lr`` where
+``step`` is the 0-based number of updates already applied (what
+``optax.scale_by_schedule`` passes), so the first update uses ``schedule(0)``.
+Schedules are elementwise over any step shape and return the default float
+dtype (float32; float64 under ``jax_enable_x64``).
+
+Every numeric hyperparameter may be a traced JAX array: the factories can be
+called inside ``jax.jit``, ``jax.vmap`` and ``jax.grad``. Concrete invalid
+values raise ``ValueError``; traced values are not inspected, and the domain in
+each docstring applies. Structural options (``staircase``, ``mode``, ``cycle``,
+``anneal``...) are static Python values.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxlr import _core
+from jaxlr import _validation as v
+from jaxlr.combinators import join, restarts, warmup
+
+__all__ = [
+    "constant",
+    "cosine",
+    "cosine_restarts",
+    "cyclic",
+    "exponential",
+    "factor",
+    "inverse_sqrt",
+    "inverse_time",
+    "linear",
+    "linear_cosine",
+    "multistep",
+    "natural_exp",
+    "noisy_linear_cosine",
+    "one_cycle",
+    "piecewise_constant",
+    "polynomial",
+    "warmup_stable_decay",
+]
+
+
+def _exponent(t, decay_steps, staircase):
+    p = t / decay_steps
+    return _core.floor_div(t, decay_steps) if staircase else p
+
+
+def constant(value):
+    r"""A constant learning rate.
+
+    .. math:: \eta_t = v
+
+    Args:
+      value: the learning rate (finite).
+
+    Returns:
+      An ``optax.Schedule``.
+
+    >>> import jaxlr
+    >>> print(jaxlr.constant(0.3)([0, 10, 10_000]))
+    [0.3 0.3 0.3]
+    """
+    v.check("constant", "value", value)
+    value = _core.as_float(value)
+
+    def schedule(step):
+        return jnp.broadcast_to(value, _core.as_step(step).shape)
+
+    return schedule
+
+
+def linear(init_value, end_value, transition_steps):
+    r"""Linear interpolation from ``init_value`` to ``end_value``, then holds.
+
+    .. math:: \eta_t = v_0 + (v_1 - v_0)\,\min(t, T)/T
+
+    With ``T = 0`` the schedule is ``end_value`` from step 0.
+
+    Args:
+      init_value: value at step 0.
+      end_value: value from step ``transition_steps`` on.
+      transition_steps: ``T >= 0``.
+
+    Returns:
+      An ``optax.Schedule``.
+
+    References:
+      ``torch.optim.lr_scheduler.LinearLR`` (with absolute values
+      ``base_lr * start_factor`` and ``base_lr * end_factor``);
+      ``optax.linear_schedule`` (``transition_begin`` is ``jaxlr.shift``).
+
+    >>> import jaxlr
+    >>> print(jaxlr.linear(1.0, 0.0, 4)([0, 1, 2, 4, 8]))
+    [1.   0.75 0.5  0.   0.  ]
+    """
+    v.check("linear", "init_value", init_value)
+    v.check("linear", "end_value", end_value)
+    v.check("linear", "transition_steps", transition_steps, nonneg=True)
+    init_value, end_value, transition_steps = map(
+        _core.as_float, (init_value, end_value, transition_steps))
+
+    def schedule(step):
+        t = _core.as_step(step)
+        p = _core.fraction(t, transition_steps)
+        # this form is exact at both ends (init + (end - init) p is not at p = 1)
+        return init_value * (1.0 - p) + end_value * p
+
+    return schedule
+
+
+def polynomial(init_value, end_value, decay_steps, power=1.0, cycle=False):
+    r"""Polynomial decay (Keras ``PolynomialDecay``).
+
+    .. math:: \eta_t = (v_0 - v_1)\,(1 - \min(t, T)/T)^{p} + v_1
+
+    With ``cycle=True`` the horizon is stretched to the next multiple of ``T``
+    instead of holding: ``T_t = T \lceil t/T \rceil`` (``T`` at ``t = 0``) and
+    ``\eta_t = (v_0 - v_1)(1 - t/T_t)^p + v_1``; so the value returns to
+    ``v_1`` at every multiple of ``T`` and jumps up right after.
+
+    Args:
+      init_value: value at step 0.
+      end_value: value at the horizon and after (Keras ``end_learning_rate``).
+      decay_steps: ``T > 0``.
+      power: ``p >= 0``.
+      cycle: static; Keras's ``cycle``.
+
+    Returns:
+      An ``optax.Schedule``.
+
+    References:
+      Keras ``PolynomialDecay``; ``torch.optim.lr_scheduler.PolynomialLR``
+      is ``polynomial(base_lr, 0.0, total_iters, power)``;
+      ``optax.polynomial_schedule``.
+
+    >>> import jaxlr
+    >>> print(jaxlr.polynomial(1.0, 0.0, 4, power=2.0)([0, 2, 4, 6]))
+    [1.   0.25 0.   0.  ]
+    """
+    v.check("polynomial", "init_value", init_value)
+    v.check("polynomial", "end_value", end_value)
+    v.check("polynomial", "decay_steps", decay_steps, positive=True)
+    v.check("polynomial", "power", power, nonneg=True)
+    init_value, end_value, decay_steps, power = map(
+        _core.as_float, (init_value, end_value, decay_steps, power))
+
+    def schedule(step):
+        t = _core.as_step(step)
+        if cycle:
+            periods = jnp.where(t == 0, 1.0, jnp.ceil(t / decay_steps))
+            p = t / (decay_steps * periods)
+        else:
+            p = jnp.minimum(t, decay_steps) / decay_steps
+        return (init_value - end_value) * (1.0 - p) ** power + end_value
+
+    return schedule
+
+
+def exponential(init_value, decay_rate, decay_steps, staircase=False, end_value=None):
+    r"""Exponential decay (Keras ``ExponentialDecay``).
+
+    .. math:: \eta_t = v_0\, r^{t/T}
+      \quad(\text{exponent } \lfloor t/T \rfloor \text{ if staircase})
+
+    With ``end_value`` the value is bounded there: from below when ``r < 1``,
+    from above when ``r >= 1`` (optax's convention).
+
+    Args:
+      init_value: value at step 0.
+      decay_rate: ``r >= 0``.
+      decay_steps: ``T > 0``.
+      staircase: static; decay in discrete jumps every ``T`` steps.
+      end_value: optional bound (``None`` for none; static choice).
+
+    Returns:
+      An ``optax.Schedule``.
+
+    References:
+      Keras ``ExponentialDecay``; ``torch.optim.lr_scheduler.StepLR(step_size,
+      gamma)`` is ``exponential(base_lr, gamma, step_size, staircase=True)``;
+      ``ExponentialLR(gamma)`` is ``exponential(base_lr, gamma, 1)``;
+      ``optax.exponential_decay``.
+
+    >>> import jaxlr
+    >>> print(jaxlr.exponential(1.0, 0.5, 2, staircase=True)([0, 1, 2, 3, 4]))
+    [1.   1.   0.5  0.5  0.25]
+    """
+    v.check("exponential", "init_value", init_value)
+    v.check("exponential", "decay_rate", decay_rate, nonneg=True)
+    v.check("exponential", "decay_steps", decay_steps, positive=True)
+    if end_value is not None:
+        v.check("exponential", "end_value", end_value)
+        end_value = _core.as_float(end_value)
+    init_value, decay_rate, decay_steps = map(
+        _core.as_float, (init_value, decay_rate, decay_steps))
+
+    def schedule(step):
+        t = _core.as_step(step)
+        value = init_value * decay_rate ** _exponent(t, decay_steps, staircase)
+        if end_value is None:
+            return value
+        return jnp.where(decay_rate < 1.0,
+                         jnp.maximum(value, end_value), jnp.minimum(value, end_value))
+
+    return schedule
+
+
+def natural_exp(init_value, decay_rate, decay_steps, staircase=False):
+    r"""Natural exponential decay (TF ``natural_exp_decay``).
+
+    .. math:: \eta_t = v_0\, e^{-r\, t/T}
+      \quad(\lfloor t/T \rfloor \text{ if staircase})
+
+    Args:
+      init_value: value at step 0.
+      decay_rate: ``r`` (finite; ``r >= 0`` decays).
+      decay_steps: ``T > 0``.
+      staircase: static.
+
+    Returns:
+      An ``optax.Schedule``.
+
+    References:
+      ``tf.compat.v1.train.natural_exp_decay``.
+
+    >>> import jaxlr
+    >>> print(jaxlr.natural_exp(1.0, 1.0, 1)([0, 1]))
+    [1.         0.36787945]
+    """
+    v.check("natural_exp", "init_value", init_value)
+    v.check("natural_exp", "decay_rate", decay_rate)
+    v.check("natural_exp", "decay_steps", decay_steps, positive=True)
+    init_value, decay_rate, decay_steps = map(
+        _core.as_float, (init_value, decay_rate, decay_steps))
+
+    def schedule(step):
+        t = _core.as_step(step)
+        return init_value * jnp.exp(-decay_rate * _exponent(t, decay_steps, staircase))
+
+    return schedule
+
+
+def inverse_time(init_value, decay_rate, decay_steps=1.0, staircase=False):
+    r"""Inverse time decay (Keras ``InverseTimeDecay``).
+
+    .. math:: \eta_t = \frac{v_0}{1 + r\, t/T}
+      \quad(\lfloor t/T \rfloor \text{ if staircase})
+
+    The legacy Keras optimizer argument ``decay`` ("time-based decay",
+    ``lr / (1 + decay * iterations)``) is ``inverse_time(lr, decay, 1)``.
+
+    Args:
+      init_value: value at step 0.
+      decay_rate: ``r >= 0``.
+      decay_steps: ``T > 0``.
+      staircase: static.
+
+    Returns:
+      An ``optax.Schedule``.
+
+    References:
+      Keras ``InverseTimeDecay``; Keras 2 ``SGD(decay=...)``.
+
+    >>> import jaxlr
+    >>> print(jaxlr.inverse_time(1.0, 0.5)([0, 2, 6]))
+    [1.   0.5  0.25]
+    """
+    v.check("inverse_time", "init_value", init_value)
+    v.check("inverse_time", "decay_rate", decay_rate, nonneg=True)
+    v.check("inverse_time", "decay_steps", decay_steps, positive=True)
+    init_value, decay_rate, decay_steps = map(
+        _core.as_float, (init_value, decay_rate, decay_steps))
+
+    def schedule(step):
+        t = _core.as_step(step)
+        return init_value / (1.0 + decay_rate * _exponent(t, decay_steps, staircase))
+
+    return schedule
+
+
+def piecewise_constant(boundaries, values, inclusive=True):
+    r"""Piecewise-constant values switching at boundaries.
+
+    .. math:: \eta_t = v_i \quad\text{for } b_{i-1} \le t < b_i
+
+    ``values[0]`` before ``boundaries[0]``; ``values[i]`` from
+    ``boundaries[i-1]`` on (the boundary step itself takes the new value: the
+    PyTorch and optax convention). With ``inclusive=False`` the switch is after
+    the boundary, ``b_{i-1} < t \le b_i``: Keras ``PiecewiseConstantDecay``'s
+    convention (equivalently, add 1 to every boundary).
+
+    Args:
+      boundaries: ``n`` sorted steps ``>= 0`` (may be traced; ``n`` is static).
+      values: ``n + 1`` values.
+      inclusive: static; whether a boundary step already takes the next value.
+
+    Returns:
+      An ``optax.Schedule``.
+
+    References:
+      Keras ``PiecewiseConstantDecay`` (``inclusive=False``);
+      ``optax.piecewise_constant_schedule`` gives scales, not values.
+
+    >>> import jaxlr
+    >>> s = jaxlr.piecewise_constant([2, 4], [1.0, 0.5, 0.1])
+    >>> print(s([0, 1, 2, 3, 4, 9]))
+    [1.  1.  0.5 0.5 0.1 0.1]
+    """
+    v.check_1d("piecewise_constant", "boundaries", boundaries)
+    v.check_1d("piecewise_constant", "values", values)
+    if len(values) != len(boundaries) + 1:
+        raise ValueError(
+            "jaxlr.piecewise_constant: values must have len(boundaries) + 1 = "
+            f"{len(boundaries) + 1} entries, got {len(values)}: values={values!r}")
+    v.check("piecewise_constant", "boundaries", boundaries, nonneg=True)
+    v.check_sorted("piecewise_constant", "boundaries", boundaries)
+    v.check("piecewise_constant", "values", values)
+    boundaries = _core.as_float(boundaries)
+    values = _core.as_float(values)
+
+    def schedule(step):
+        t = _core.as_step(step)[..., None]
+        passed = t >= boundaries if inclusive else t > boundaries
+        return values[jnp.sum(passed, axis=-1)]
+
+    return schedule
+
+
+def multistep(init_value, milestones, gamma=0.1):
+    r"""Multiply by ``gamma`` at each milestone.
+
+    .. math:: \eta_t = v_0\, \gamma^{\#\{m \in M : m \le t\}}
+
+    Repeated milestones compound (``[3, 3]`` multiplies by ``gamma**2`` at
+    step 3), as in PyTorch; order does not matter.
+
+    Args:
+      init_value: value at step 0.
+      milestones: steps ``>= 0`` (may be traced; their number is static).
+      gamma: ``>= 0``.
+
+    Returns:
+      An ``optax.Schedule``.
+
+    References:
+      ``torch.optim.lr_scheduler.MultiStepLR``; MXNet
+      ``MultiFactorScheduler(step, factor)``, which is called with the 1-based
+      update count ``n = t + 1`` and decays when ``n > s``, i.e. ``t >= s``: the
+      same milestones; Keras/optax piecewise schedules of products.
+
+    >>> import jaxlr
+    >>> print(jaxlr.multistep(1.0, [2, 4], 0.5)([0, 1, 2, 3, 4, 5]))
+    [1.   1.   0.5  0.5  0.25 0.25]
+    """
+    v.check_1d("multistep", "milestones", milestones)
+    v.check("multistep", "init_value", init_value)
+    v.check("multistep", "milestones", milestones, nonneg=True)
+    v.check("multistep", "gamma", gamma, nonneg=True)
+    init_value, milestones, gamma = map(_core.as_float, (init_value, milestones, gamma))
+
+    def schedule(step):
+        t = _core.as_step(step)[..., None]
+        return init_value * gamma ** jnp.sum(t >= milestones, axis=-1).astype(t.dtype)
+
+    return schedule
+
+
+def factor(init_value, factor, step_size=1, min_value=0.0):
+    r"""Multiply by ``factor`` every ``step_size`` steps, bounded below.
+
+    .. math:: \eta_t = \max(v_{min},\ v_0\, f^{\lfloor t/s \rfloor})
+
+    Args:
+      init_value: value at step 0.
+      factor: ``f >= 0``.
+      step_size: ``s > 0``.
+      min_value: lower bound (MXNet ``stop_factor_lr``).
+
+    Returns:
+      An ``optax.Schedule``.
+
+    References:
+      MXNet ``FactorScheduler(step, factor, stop_factor_lr)``: it is called with
+      the 1-based update count ``n = t + 1`` and has decayed
+      ``ceil(n/s) - 1 = floor(t/s)`` times, so the arguments carry over
+      unchanged. d2l's ``FactorScheduler`` (stepped once per epoch after the
+      first) is ``factor(lr, f, 1, stop_factor_lr)`` on epochs.
+
+    >>> import jaxlr
+    >>> print(jaxlr.factor(1.0, 0.5, 2, min_value=0.3)([0, 1, 2, 3, 4, 9]))
+    [1.  1.  0.5 0.5 0.3 0.3]
+    """
+    v.check("factor", "init_value", init_value)
+    v.check("factor", "factor", factor, nonneg=True)
+    v.check("factor", "step_size", step_size, positive=True)
+    v.check("factor", "min_value", min_value)
+    init_value, factor, step_size, min_value = map(
+        _core.as_float, (init_value, factor, step_size, min_value))
+
+    def schedule(step):
+        t = _core.as_step(step)
+        return jnp.maximum(min_value, init_value * factor ** _core.floor_div(t, step_size))
+
+    return schedule
+
+
+def cosine(init_value, decay_steps, end_value=0.0, exponent=1.0):
+    r"""Cosine annealing from ``init_value`` to ``end_value``, then holds.
+
+    .. math:: \eta_t = v_1 + (v_0 - v_1)
+      \left(\tfrac12\left(1 + \cos\tfrac{\pi \min(t, T)}{T}\right)\right)^{e}
+
+    Past the horizon the value holds at ``end_value`` (Keras, optax).
+    PyTorch's ``CosineAnnealingLR`` instead continues the cosine (back up to
+    ``init_value`` at ``2T``); that is
+    ``cycle(join([cosine(v0, T, v1), cosine(v1, T, v0)], [T]), 2 * T)``.
+
+    Args:
+      init_value: value at step 0.
+      decay_steps: ``T > 0``.
+      end_value: value at ``T`` and after (Keras ``alpha * init``, torch
+        ``eta_min``).
+      exponent: ``e > 0`` (optax's ``exponent``).
+
+    Returns:
+      An ``optax.Schedule``.
+
+    References:
+      Loshchilov & Hutter, SGDR (2017); ``torch.optim.lr_scheduler.
+      CosineAnnealingLR`` for ``t <= T``; Keras ``CosineDecay``;
+      ``optax.cosine_decay_schedule``.
+
+    >>> import jaxlr
+    >>> print(jaxlr.cosine(1.0, 4, end_value=0.2)([0, 2, 4, 100]).round(6))
+    [1.  0.6 0.2 0.2]
+    """
+    v.check("cosine", "init_value", init_value)
+    v.check("cosine", "decay_steps", decay_steps, positive=True)
+    v.check("cosine", "end_value", end_value)
+    v.check("cosine", "exponent", exponent, positive=True)
+    init_value, decay_steps, end_value, exponent = map(
+        _core.as_float, (init_value, decay_steps, end_value, exponent))
+
+    def schedule(step):
+        t = _core.as_step(step)
+        p = jnp.minimum(t, decay_steps) / decay_steps
+        # max(0, .) because 1 + cos(pi) may round to a tiny negative number
+        shape = jnp.maximum(0.0, 0.5 * (1.0 + jnp.cos(jnp.pi * p)))
+        return end_value + (init_value - end_value) * shape**exponent
+
+    return schedule
+
+
+def cosine_restarts(init_value, first_decay_steps, t_mul=2.0, m_mul=1.0, end_value=0.0):
+    r"""Cosine annealing with warm restarts (SGDR).
+
+    Period ``i`` lasts ``T_i = T_0 t_{mul}^i`` steps and starts at
+    ``S_i = \sum_{j<i} T_j``; within it, with ``\tau = t - S_i``,
+
+    .. math:: \eta_t = v_1 + (v_0 - v_1)\, m_{mul}^i\,
+      \tfrac12\left(1 + \cos\tfrac{\pi\tau}{T_i}\right)
+
+    Note the floor ``v_1`` is not scaled by ``m_mul^i`` (Keras's ``alpha``).
+
+    Args:
+      init_value: peak of the first period.
+      first_decay_steps: ``T_0 > 0``.
+      t_mul: period multiplier ``>= 1``.
+      m_mul: peak multiplier per restart, ``>= 0``.
+      end_value: the floor (Keras ``alpha * init``, torch ``eta_min``).
+
+    Returns:
+      An ``optax.Schedule``.
+
+    References:
+      Loshchilov & Hutter, SGDR (2017); Keras ``CosineDecayRestarts``;
+      ``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(T_0, T_mult,
+      eta_min)`` (integer ``T_mult``, ``m_mul = 1``). Any shape can restart
+      this way: see ``jaxlr.restarts``.
+
+    >>> import jaxlr
+    >>> s = jaxlr.cosine_restarts(1.0, 2, t_mul=2.0, m_mul=0.5)
+    >>> print(s([0, 1, 2, 4, 6]).round(6))
+    [1.   0.5  0.5  0.25 0.25]
+    """
+    v.check("cosine_restarts", "init_value", init_value)
+    v.check("cosine_restarts", "first_decay_steps", first_decay_steps, positive=True)
+    v.check("cosine_restarts", "t_mul", t_mul, lo=1.0)
+    v.check("cosine_restarts", "m_mul", m_mul, nonneg=True)
+    v.check("cosine_restarts", "end_value", end_value)
+    init_value, end_value = map(_core.as_float, (init_value, end_value))
+    shape = restarts(cosine(1.0, first_decay_steps), first_decay_steps, t_mul, m_mul)
+
+    def schedule(step):
+        return end_value + (init_value - end_value) * shape(step)
+
+    return schedule
+
+
+def linear_cosine(init_value, decay_steps, num_periods=0.5, alpha=0.0, beta=0.001):
+    r"""Linear cosine decay (TF ``linear_cosine_decay``; Bello et al. 2017).
+
+    With ``s = \min(t, T)``:
+
+    .. math:: \eta_t = v_0 \left( \left(\alpha + \tfrac{T - s}{T}\right)
+      \tfrac12\left(1 + \cos\left(2\pi n \tfrac{s}{T}\right)\right) + \beta \right)
+
+    Args:
+      init_value: ``v_0``.
+      decay_steps: ``T > 0``.
+      num_periods: ``n``, number of cosine periods in the decay.
+      alpha, beta: as in TF.
+
+    Returns:
+      An ``optax.Schedule``.
+
+    References:
+      ``tf.compat.v1.train.linear_cosine_decay``; Bello et al., "Neural
+      Optimizer Search with Reinforcement Learning", ICML 2017.
+
+    >>> import jaxlr
+    >>> print(jaxlr.linear_cosine(1.0, 10)([0, 10]).round(6))
+    [1.001 0.001]
+    """
+    for name, value in (("init_value", init_value), ("num_periods", num_periods),
+                        ("alpha", alpha), ("beta", beta)):
+        v.check("linear_cosine", name, value)
+    v.check("linear_cosine", "decay_steps", decay_steps, positive=True)
+    init_value, decay_steps, num_periods, alpha, beta = map(
+        _core.as_float, (init_value, decay_steps, num_periods, alpha, beta))
+    terms = _linear_cosine_terms(decay_steps, num_periods)
+
+    def schedule(step):
+        linear_decayed, cosine_decayed, _ = terms(_core.as_step(step))
+        return init_value * ((alpha + linear_decayed) * cosine_decayed + beta)
+
+    return schedule
+
+
+def _linear_cosine_terms(decay_steps, num_periods):
+    def terms(t):
+        s = jnp.minimum(t, decay_steps)
+        linear_decayed = (decay_steps - s) / decay_steps
+        cosine_decayed = 0.5 * (1.0 + jnp.cos(jnp.pi * 2.0 * num_periods * s / decay_steps))
+        return linear_decayed, cosine_decayed, s
+
+    return terms
+
+
+def noisy_linear_cosine(init_value, decay_steps, key, initial_variance=1.0,
+                        variance_decay=0.55, num_periods=0.5, alpha=0.0, beta=0.001):
+    r"""Noisy linear cosine decay (TF ``noisy_linear_cosine_decay``), pure.
+
+    As ``linear_cosine`` with Gaussian noise added to the linear term:
+
+    .. math:: \eta_t = v_0 \left( \left(\alpha + \tfrac{T - s}{T} + \sigma_s z_t\right)
+      \tfrac12\left(1 + \cos\left(2\pi n \tfrac{s}{T}\right)\right) + \beta \right),
+      \quad \sigma_s^2 = \frac{\sigma_0^2}{(1 + s)^{d}}
+
+    with ``s = min(t, T)`` (TF clips the step before computing the variance)
+    and ``z_t ~ N(0, 1)`` drawn from ``jax.random.fold_in(key, t)``: unlike TF,
+    which draws fresh noise at every call, the value at a step is a function of
+    ``(key, t)``, so it is the same under jit, vmap and repeated calls.
+
+    Args:
+      init_value: ``v_0``.
+      decay_steps: ``T > 0``.
+      key: a ``jax.random`` key (may be traced).
+      initial_variance: ``sigma_0^2 >= 0``.
+      variance_decay: ``d``.
+      num_periods, alpha, beta: as in ``linear_cosine``.
+
+    Returns:
+      An ``optax.Schedule``.
+
+    References:
+      ``tf.compat.v1.train.noisy_linear_cosine_decay``; Bello et al. 2017.
+
+    >>> import jax, jaxlr
+    >>> s = jaxlr.noisy_linear_cosine(1.0, 10, jax.random.key(0), initial_variance=0.0)
+    >>> print(s([0, 10]).round(6))
+    [1.001 0.001]
+    """
+    for name, value in (("init_value", init_value), ("num_periods", num_periods),
+                        ("alpha", alpha), ("beta", beta), ("variance_decay", variance_decay)):
+        v.check("noisy_linear_cosine", name, value)
+    v.check("noisy_linear_cosine", "decay_steps", decay_steps, positive=True)
+    v.check("noisy_linear_cosine", "initial_variance", initial_variance, nonneg=True)
+    init_value, decay_steps, initial_variance, variance_decay, num_periods, alpha, beta = map(
+        _core.as_float,
+        (init_value, decay_steps, initial_variance, variance_decay, num_periods, alpha, beta))
+    terms = _linear_cosine_terms(decay_steps, num_periods)
+
+    def noise(t):
+        # uint32 holds every step up to 2**32 - 1 without int32 overflow.
+        index = jnp.floor(jnp.maximum(t, 0.0)).astype(jnp.uint32).reshape(-1)
+        draw = jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i)))(index)
+        return draw.astype(t.dtype).reshape(t.shape)
+
+    def schedule(step):
+        t = _core.as_step(step)
+        linear_decayed, cosine_decayed, s = terms(t)
+        std = jnp.sqrt(initial_variance / (1.0 + s) ** variance_decay)
+        noisy = linear_decayed + std * noise(t)
+        return init_value * ((alpha + noisy) * cosine_decayed + beta)
+
+    return schedule
+
+
+def inverse_sqrt(init_value, timescale=1.0):
+    r"""Inverse square-root decay.
+
+    .. math:: \eta_t = v_0 \sqrt{\frac{\tau}{t + \tau}}
+
+    Args:
+      init_value: value at step 0.
+      timescale: ``tau > 0``.
+
+    Returns:
+      An ``optax.Schedule``.
+
+    References:
+      d2l's ``SquareRootScheduler`` (``lr * (t + 1) ** -0.5``: ``tau = 1``);
+      Hugging Face ``get_inverse_sqrt_schedule(W, timescale)`` is
+      ``warmup(inverse_sqrt(lr, timescale), W)``; Vaswani et al. 2017 / T5.
+
+    >>> import jaxlr
+    >>> print(jaxlr.inverse_sqrt(1.0)([0, 3, 15]))
+    [1.   0.5  0.25]
+    """
+    v.check("inverse_sqrt", "init_value", init_value)
+    v.check("inverse_sqrt", "timescale", timescale, positive=True)
+    init_value, timescale = map(_core.as_float, (init_value, timescale))
+
+    def schedule(step):
+        t = _core.as_step(step)
+        return init_value * jnp.sqrt(timescale / (t + timescale))
+
+    return schedule
+
+
+_CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
+
+
+def cyclic(base_value, max_value, step_size_up, step_size_down=None, mode="triangular",
+           gamma=1.0):
+    r"""Cyclical learning rate (Smith 2017), as ``torch.optim.lr_scheduler.CyclicLR``.
+
+    With period ``P = u + d``, cycle ``c = \lfloor 1 + t/P \rfloor`` and
+    position ``x = 1 + t/P - c``:
+
+    .. math:: \eta_t = b + (M - b)\, h(x)\, g, \quad
+      h(x) = \begin{cases} x P/u & x \le u/P \\ (x - 1)/(u/P - 1) & \text{else}\end{cases}
+
+    with ``g = 1`` (triangular), ``g = 2^{-(c-1)}`` (triangular2) or
+    ``g = \gamma^t`` (exp_range).
+
+    Args:
+      base_value: lower bound ``b``.
+      max_value: upper bound ``M`` (reached at ``t = u`` in the first cycle).
+      step_size_up: ``u > 0``.
+      step_size_down: ``d >= 0``; ``None`` means ``u``.
+      mode: static, one of ``triangular``, ``triangular2``, ``exp_range``.
+      gamma: ``exp_range`` factor per step, ``> 0``.
+
+    Returns:
+      An ``optax.Schedule`` (learning rate only; torch's momentum cycling is
+      not a learning rate).
+
+    References:
+      L. N. Smith, "Cyclical Learning Rates for Training Neural Networks",
+      WACV 2017; ``torch.optim.lr_scheduler.CyclicLR``.
+
+    >>> import jaxlr
+    >>> print(jaxlr.cyclic(0.0, 1.0, 2)([0, 1, 2, 3, 4]))
+    [0.  0.5 1.  0.5 0. ]
+    """
+    v.check_choice("cyclic", "mode", mode, _CYCLIC_MODES)
+    v.check("cyclic", "base_value", base_value)
+    v.check("cyclic", "max_value", max_value)
+    v.check("cyclic", "step_size_up", step_size_up, positive=True)
+    if step_size_down is None:
+        step_size_down = step_size_up
+    v.check("cyclic", "step_size_down", step_size_down, nonneg=True)
+    v.check("cyclic", "gamma", gamma, positive=True)
+    base_value, max_value, up, down, gamma = map(
+        _core.as_float, (base_value, max_value, step_size_up, step_size_down, gamma))
+    period = up + down
+    up_ratio = up / period
+
+    def schedule(step):
+        t = _core.as_step(step)
+        cycle = 1.0 + _core.floor_div(t, period)
+        x = 1.0 + t / period - cycle
+        rising = x <= up_ratio
+        # both branches are computed: keep the untaken one finite when d == 0
+        falling_denominator = jnp.where(up_ratio < 1.0, up_ratio - 1.0, -1.0)
+        height = jnp.where(rising, x / up_ratio, (x - 1.0) / falling_denominator)
+        if mode == "triangular":
+            scale = 1.0
+        elif mode == "triangular2":
+            scale = 1.0 / 2.0 ** (cycle - 1.0)
+        else:
+            scale = gamma**t
+        return base_value + (max_value - base_value) * height * scale
+
+    return schedule
+
+
+def one_cycle(peak_value, total_steps, pct_start=0.3, div_factor=25.0, final_div_factor=1e4,
+              anneal="cos", three_phase=False):
+    r"""The 1cycle policy (Smith & Topin 2019), as ``torch.optim.lr_scheduler.OneCycleLR``.
+
+    With ``v_i = peak / div_factor``, ``v_min = v_i / final_div_factor``,
+    ``T = total_steps`` and ``e = pct_start * T - 1`` (a float, as in torch),
+    two phases anneal ``v_i -> peak`` over ``[0, e]`` and ``peak -> v_min``
+    over ``[e, T - 1]``. With ``three_phase=True``: ``v_i -> peak`` over
+    ``[0, e]``, ``peak -> v_i`` over ``[e, 2 pct_start T - 2]``, then
+    ``v_i -> v_min`` until ``T - 1``. Annealing is cosine
+    (``v_b + (v_a - v_b)(1 + cos(pi p))/2``) or linear.
+
+    Past the horizon (``t >= T - 1``) the value holds at ``v_min``; torch
+    extrapolates the last phase at ``t = T`` and raises after it.
+
+    Args:
+      peak_value: the maximum learning rate (torch ``max_lr``).
+      total_steps: ``T > 0``.
+      pct_start: fraction of ``T`` spent rising, in ``(0, 1)``; traceable.
+      div_factor: ``> 0``.
+      final_div_factor: ``> 0``.
+      anneal: static, ``"cos"`` or ``"linear"`` (torch ``anneal_strategy``).
+      three_phase: static.
+
+    Returns:
+      An ``optax.Schedule``.
+
+    References:
+      L. N. Smith & N. Topin, "Super-Convergence", 2019;
+      ``torch.optim.lr_scheduler.OneCycleLR``; fastai ``fit_one_cycle``.
+
+    >>> import jaxlr
+    >>> s = jaxlr.one_cycle(1.0, 11, pct_start=0.5, div_factor=10, anneal="linear")
+    >>> print(s([0, 4.5, 10, 20]))
+    [1.e-01 1.e+00 1.e-05 1.e-05]
+    """
+    v.check_choice("one_cycle", "anneal", anneal, ("cos", "linear"))
+    v.check("one_cycle", "peak_value", peak_value)
+    v.check("one_cycle", "total_steps", total_steps, positive=True)
+    v.check("one_cycle", "pct_start", pct_start, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    v.check("one_cycle", "div_factor", div_factor, positive=True)
+    v.check("one_cycle", "final_div_factor", final_div_factor, positive=True)
+    peak_value, total_steps, pct_start, div_factor, final_div_factor = map(
+        _core.as_float, (peak_value, total_steps, pct_start, div_factor, final_div_factor))
+    initial = peak_value / div_factor
+    minimum = initial / final_div_factor
+    last = total_steps - 1.0
+    rise_end = pct_start * total_steps - 1.0
+
+    def piece(start_value, end_value, steps):
+        if anneal == "cos":
+            return cosine(start_value, _core.safe_positive(steps), end_value)
+        return linear(start_value, end_value, jnp.maximum(steps, 0.0))
+
+    if three_phase:
+        fall_end = 2.0 * pct_start * total_steps - 2.0
+        pieces = [piece(initial, peak_value, rise_end),
+                  piece(peak_value, initial, fall_end - rise_end),
+                  piece(initial, minimum, last - fall_end)]
+        boundaries = [rise_end, fall_end]
+    else:
+        pieces = [piece(initial, peak_value, rise_end), piece(peak_value, minimum, last - rise_end)]
+        boundaries = [rise_end]
+    return join(pieces, boundaries)
+
+
+_WSD_DECAYS = ("linear", "cosine", "1-sqrt")
+
+
+def _one_minus_sqrt(init_value, decay_steps, end_value):
+    def schedule(step):
+        p = _core.fraction(_core.as_step(step), decay_steps)
+        return end_value + (init_value - end_value) * (1.0 - jnp.sqrt(p))
+
+    return schedule
+
+
+def warmup_stable_decay(peak_value, warmup_steps, stable_steps, decay_steps, end_value=0.0,
+                        decay="linear", init_value=0.0):
+    r"""Warmup-stable-decay (WSD, "trapezoid") schedule.
+
+    Linear warmup ``init_value -> peak`` over ``W`` steps, ``peak`` for ``S``
+    steps, then a decay ``peak -> end_value`` over ``D`` steps, then holds
+    ``end_value``. With progress ``p`` of the decay phase the decay shape is
+    ``1 - p`` (linear), ``(1 + cos(pi p))/2`` (cosine) or ``1 - sqrt(p)``
+    (1-sqrt, Hägele et al. 2024), mapped onto ``[end_value, peak]``.
+
+    Args:
+      peak_value: the plateau value.
+      warmup_steps: ``W >= 0``.
+      stable_steps: ``S >= 0``.
+      decay_steps: ``D >= 0``.
+      end_value: final value (HF ``min_lr_ratio * lr``).
+      decay: static, ``"linear"``, ``"cosine"`` or ``"1-sqrt"``.
+      init_value: warmup start (0 in HF before v4.50; later HF versions
+        start the warmup at ``min_lr_ratio * lr``: pass ``end_value``).
+
+    Returns:
+      An ``optax.Schedule``.
+
+    References:
+      Hu et al., MiniCPM (2024); Hägele et al., "Scaling Laws and
+      Compute-Optimal Training Beyond Fixed Training Durations" (2024);
+      Hugging Face ``get_wsd_schedule``.
+
+    >>> import jaxlr
+    >>> s = jaxlr.warmup_stable_decay(1.0, 2, 2, 4)
+    >>> print(s([0, 1, 2, 3, 4, 6, 8, 9]))
+    [0.  0.5 1.  1.  1.  0.5 0.  0. ]
+    """
+    v.check_choice("warmup_stable_decay", "decay", decay, _WSD_DECAYS)
+    v.check("warmup_stable_decay", "peak_value", peak_value)
+    v.check("warmup_stable_decay", "warmup_steps", warmup_steps, nonneg=True)
+    v.check("warmup_stable_decay", "stable_steps", stable_steps, nonneg=True)
+    v.check("warmup_stable_decay", "decay_steps", decay_steps, nonneg=True)
+    v.check("warmup_stable_decay", "end_value", end_value)
+    v.check("warmup_stable_decay", "init_value", init_value)
+    peak_value, warmup_steps, stable_steps, decay_steps, end_value, init_value = map(
+        _core.as_float,
+        (peak_value, warmup_steps, stable_steps, decay_steps, end_value, init_value))
+    if decay == "linear":
+        tail = linear(peak_value, end_value, decay_steps)
+    elif decay == "cosine":
+        # D == 0 means "end_value at once"; cosine needs a positive horizon
+        tail = join([cosine(peak_value, _core.safe_positive(decay_steps), end_value),
+                     constant(end_value)], [decay_steps])
+    else:
+        tail = _one_minus_sqrt(peak_value, decay_steps, end_value)
+    return warmup(join([constant(peak_value), tail], [stable_steps]), warmup_steps, init_value)
