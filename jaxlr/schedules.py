@@ -522,8 +522,8 @@ def linear_cosine(init_value, decay_steps, num_periods=0.5, alpha=0.0, beta=0.00
       Optimizer Search with Reinforcement Learning", ICML 2017.
 
     >>> import jaxlr
-    >>> print(jaxlr.linear_cosine(1.0, 10)([0, 10]).round(6))
-    [1.001 0.001]
+    >>> print(jaxlr.linear_cosine(1.0, 10, beta=0.01)([0, 5, 10]).round(6))
+    [1.01 0.26 0.01]
     """
     for name, value in (("init_value", init_value), ("num_periods", num_periods),
                         ("alpha", alpha), ("beta", beta)):
@@ -580,9 +580,9 @@ def noisy_linear_cosine(init_value, decay_steps, key, initial_variance=1.0,
       ``tf.compat.v1.train.noisy_linear_cosine_decay``; Bello et al. 2017.
 
     >>> import jax, jaxlr
-    >>> s = jaxlr.noisy_linear_cosine(1.0, 10, jax.random.key(0), initial_variance=0.0)
-    >>> print(s([0, 10]).round(6))
-    [1.001 0.001]
+    >>> s = jaxlr.noisy_linear_cosine(1.0, 10, jax.random.key(0), initial_variance=0.0, beta=0.01)
+    >>> print(s([0, 5, 10]).round(6))
+    [1.01 0.26 0.01]
     """
     for name, value in (("init_value", init_value), ("num_periods", num_periods),
                         ("alpha", alpha), ("beta", beta), ("variance_decay", variance_decay)):
