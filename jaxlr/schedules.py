@@ -689,16 +689,16 @@ def cyclic(base_value, max_value, step_size_up, step_size_down=None, mode="trian
     base_value, max_value, up, down, gamma = map(
         _core.as_float, (base_value, max_value, step_size_up, step_size_down, gamma))
     period = up + down
-    up_ratio = up / period
 
     def schedule(step):
         t = _core.as_step(step)
-        cycle = 1.0 + _core.floor_div(t, period)
-        x = 1.0 + t / period - cycle
-        rising = x <= up_ratio
-        # both branches are computed: keep the untaken one finite when d == 0
-        falling_denominator = jnp.where(up_ratio < 1.0, up_ratio - 1.0, -1.0)
-        height = jnp.where(rising, x / up_ratio, (x - 1.0) / falling_denominator)
+        completed = _core.floor_div(t, period)
+        cycle = 1.0 + completed
+        # torch's x = 1 + t/P - cycle is tau / P; its two branches x/r and
+        # (x - 1)/(r - 1) are tau/u and (P - tau)/d, which float32 computes
+        # without the cancellation of x - 1.
+        tau = t - period * completed
+        height = jnp.where(tau <= up, tau / up, (period - tau) / _core.safe_positive(down))
         if mode == "triangular":
             scale = 1.0
         elif mode == "triangular2":
