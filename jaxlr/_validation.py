@@ -17,6 +17,9 @@ def concrete(x):
     """``x`` as a float64 numpy array, or ``None`` when any part is traced."""
     if isinstance(x, jax.core.Tracer):
         return None
+    if isinstance(x, (str, bytes)) or (
+            isinstance(x, (list, tuple)) and any(isinstance(e, (str, bytes)) for e in x)):
+        raise TypeError(f"expected a number or array of numbers, got {x!r}")
     try:
         return np.asarray(x, dtype=np.float64)
     except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
@@ -32,7 +35,11 @@ def _fail(fn, name, value, requirement):
 def check(fn, name, value, *, positive=False, nonneg=False, lo=None, hi=None,
           lo_open=False, hi_open=False, allow_inf=False):
     """Validate a numeric argument when it is concrete; return it unchanged."""
-    v = concrete(value)
+    try:
+        v = concrete(value)
+    except TypeError as e:
+        raise TypeError(f"jaxlr.{fn}: {name} must be a number or array of numbers, "
+                        f"got {value!r}") from e
     if v is None:
         return value
     if np.isnan(v).any():

@@ -1,0 +1,179 @@
+"""Bad input: every concrete invalid argument raises ValueError naming it.
+
+Traced arguments are never inspected (tests/test_properties.py builds every
+constructor under jit/vmap); these cases are all concrete.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+import jaxlr
+
+NAN = math.nan
+INF = math.inf
+c = jaxlr.constant(1.0)
+
+BAD = [
+    # (factory, kwargs, the argument the error must name)
+    (jaxlr.constant, dict(value=NAN), "value"),
+    (jaxlr.constant, dict(value=INF), "value"),
+    (jaxlr.linear, dict(init_value=NAN, end_value=0.0, transition_steps=1), "init_value"),
+    (jaxlr.linear, dict(init_value=1.0, end_value=INF, transition_steps=1), "end_value"),
+    (jaxlr.linear, dict(init_value=1.0, end_value=0.0, transition_steps=-1), "transition_steps"),
+    (jaxlr.polynomial, dict(init_value=1.0, end_value=0.0, decay_steps=0), "decay_steps"),
+    (jaxlr.polynomial, dict(init_value=1.0, end_value=0.0, decay_steps=10, power=-1.0), "power"),
+    (jaxlr.polynomial, dict(init_value=NAN, end_value=0.0, decay_steps=10), "init_value"),
+    (jaxlr.polynomial, dict(init_value=1.0, end_value=NAN, decay_steps=10), "end_value"),
+    (jaxlr.exponential, dict(init_value=1.0, decay_rate=-0.5, decay_steps=10), "decay_rate"),
+    (jaxlr.exponential, dict(init_value=1.0, decay_rate=0.5, decay_steps=0), "decay_steps"),
+    (jaxlr.exponential, dict(init_value=1.0, decay_rate=0.5, decay_steps=-3), "decay_steps"),
+    (jaxlr.exponential, dict(init_value=NAN, decay_rate=0.5, decay_steps=1), "init_value"),
+    (jaxlr.exponential, dict(init_value=1.0, decay_rate=0.5, decay_steps=1, end_value=NAN),
+     "end_value"),
+    (jaxlr.natural_exp, dict(init_value=1.0, decay_rate=NAN, decay_steps=1), "decay_rate"),
+    (jaxlr.natural_exp, dict(init_value=1.0, decay_rate=0.1, decay_steps=0), "decay_steps"),
+    (jaxlr.natural_exp, dict(init_value=INF, decay_rate=0.1, decay_steps=1), "init_value"),
+    (jaxlr.inverse_time, dict(init_value=1.0, decay_rate=-1.0), "decay_rate"),
+    (jaxlr.inverse_time, dict(init_value=1.0, decay_rate=1.0, decay_steps=0), "decay_steps"),
+    (jaxlr.inverse_time, dict(init_value=NAN, decay_rate=1.0), "init_value"),
+    (jaxlr.piecewise_constant, dict(boundaries=[5, 3], values=[1.0, 0.5, 0.1]), "boundaries"),
+    (jaxlr.piecewise_constant, dict(boundaries=[-1, 3], values=[1.0, 0.5, 0.1]), "boundaries"),
+    (jaxlr.piecewise_constant, dict(boundaries=[3, 5], values=[1.0, 0.5]), "values"),
+    (jaxlr.piecewise_constant, dict(boundaries=[3], values=[1.0, NAN]), "values"),
+    (jaxlr.piecewise_constant, dict(boundaries=3, values=[1.0, 0.5]), "boundaries"),
+    (jaxlr.multistep, dict(init_value=1.0, milestones=[-2, 4], gamma=0.1), "milestones"),
+    (jaxlr.multistep, dict(init_value=1.0, milestones=[2, 4], gamma=-0.1), "gamma"),
+    (jaxlr.multistep, dict(init_value=NAN, milestones=[2, 4]), "init_value"),
+    (jaxlr.multistep, dict(init_value=1.0, milestones=5), "milestones"),
+    (jaxlr.factor, dict(init_value=1.0, factor=-0.5), "factor"),
+    (jaxlr.factor, dict(init_value=1.0, factor=0.5, step_size=0), "step_size"),
+    (jaxlr.factor, dict(init_value=1.0, factor=0.5, min_value=NAN), "min_value"),
+    (jaxlr.factor, dict(init_value=INF, factor=0.5), "init_value"),
+    (jaxlr.cosine, dict(init_value=1.0, decay_steps=0), "decay_steps"),
+    (jaxlr.cosine, dict(init_value=1.0, decay_steps=-10), "decay_steps"),
+    (jaxlr.cosine, dict(init_value=1.0, decay_steps=10, end_value=NAN), "end_value"),
+    (jaxlr.cosine, dict(init_value=1.0, decay_steps=10, exponent=0.0), "exponent"),
+    (jaxlr.cosine, dict(init_value=NAN, decay_steps=10), "init_value"),
+    (jaxlr.cosine_restarts, dict(init_value=1.0, first_decay_steps=0), "first_decay_steps"),
+    (jaxlr.cosine_restarts, dict(init_value=1.0, first_decay_steps=10, t_mul=0.5), "t_mul"),
+    (jaxlr.cosine_restarts, dict(init_value=1.0, first_decay_steps=10, m_mul=-1.0), "m_mul"),
+    (jaxlr.cosine_restarts, dict(init_value=1.0, first_decay_steps=10, end_value=NAN),
+     "end_value"),
+    (jaxlr.cosine_restarts, dict(init_value=NAN, first_decay_steps=10), "init_value"),
+    (jaxlr.linear_cosine, dict(init_value=1.0, decay_steps=0), "decay_steps"),
+    (jaxlr.linear_cosine, dict(init_value=1.0, decay_steps=10, num_periods=NAN), "num_periods"),
+    (jaxlr.linear_cosine, dict(init_value=1.0, decay_steps=10, alpha=INF), "alpha"),
+    (jaxlr.linear_cosine, dict(init_value=1.0, decay_steps=10, beta=NAN), "beta"),
+    (jaxlr.linear_cosine, dict(init_value=NAN, decay_steps=10), "init_value"),
+    (jaxlr.noisy_linear_cosine, dict(init_value=1.0, decay_steps=0, key=jax.random.key(0)),
+     "decay_steps"),
+    (jaxlr.noisy_linear_cosine, dict(init_value=1.0, decay_steps=10, key=jax.random.key(0),
+                                     initial_variance=-1.0), "initial_variance"),
+    (jaxlr.noisy_linear_cosine, dict(init_value=1.0, decay_steps=10, key=jax.random.key(0),
+                                     variance_decay=NAN), "variance_decay"),
+    (jaxlr.inverse_sqrt, dict(init_value=1.0, timescale=0.0), "timescale"),
+    (jaxlr.inverse_sqrt, dict(init_value=NAN), "init_value"),
+    (jaxlr.cyclic, dict(base_value=0.1, max_value=1.0, step_size_up=0), "step_size_up"),
+    (jaxlr.cyclic, dict(base_value=0.1, max_value=1.0, step_size_up=5, step_size_down=-1),
+     "step_size_down"),
+    (jaxlr.cyclic, dict(base_value=0.1, max_value=1.0, step_size_up=5, mode="triangle"), "mode"),
+    (jaxlr.cyclic, dict(base_value=0.1, max_value=1.0, step_size_up=5, gamma=0.0), "gamma"),
+    (jaxlr.cyclic, dict(base_value=NAN, max_value=1.0, step_size_up=5), "base_value"),
+    (jaxlr.cyclic, dict(base_value=0.1, max_value=INF, step_size_up=5), "max_value"),
+    (jaxlr.one_cycle, dict(peak_value=1.0, total_steps=0), "total_steps"),
+    (jaxlr.one_cycle, dict(peak_value=1.0, total_steps=100, pct_start=1.0), "pct_start"),
+    (jaxlr.one_cycle, dict(peak_value=1.0, total_steps=100, pct_start=0.0), "pct_start"),
+    (jaxlr.one_cycle, dict(peak_value=1.0, total_steps=100, div_factor=0.0), "div_factor"),
+    (jaxlr.one_cycle, dict(peak_value=1.0, total_steps=100, final_div_factor=-1.0),
+     "final_div_factor"),
+    (jaxlr.one_cycle, dict(peak_value=1.0, total_steps=100, anneal="cosine"), "anneal"),
+    (jaxlr.one_cycle, dict(peak_value=NAN, total_steps=100), "peak_value"),
+    (jaxlr.warmup_stable_decay, dict(peak_value=1.0, warmup_steps=-1, stable_steps=1,
+                                     decay_steps=1), "warmup_steps"),
+    (jaxlr.warmup_stable_decay, dict(peak_value=1.0, warmup_steps=1, stable_steps=-1,
+                                     decay_steps=1), "stable_steps"),
+    (jaxlr.warmup_stable_decay, dict(peak_value=1.0, warmup_steps=1, stable_steps=1,
+                                     decay_steps=-1), "decay_steps"),
+    (jaxlr.warmup_stable_decay, dict(peak_value=1.0, warmup_steps=1, stable_steps=1,
+                                     decay_steps=1, decay="exp"), "decay"),
+    (jaxlr.warmup_stable_decay, dict(peak_value=NAN, warmup_steps=1, stable_steps=1,
+                                     decay_steps=1), "peak_value"),
+    (jaxlr.warmup_stable_decay, dict(peak_value=1.0, warmup_steps=1, stable_steps=1,
+                                     decay_steps=1, end_value=NAN), "end_value"),
+    (jaxlr.warmup_stable_decay, dict(peak_value=1.0, warmup_steps=1, stable_steps=1,
+                                     decay_steps=1, init_value=INF), "init_value"),
+    # combinators
+    (jaxlr.warmup, dict(schedule=c, warmup_steps=-5), "warmup_steps"),
+    (jaxlr.warmup, dict(schedule=c, warmup_steps=5, mode="quadratic"), "mode"),
+    (jaxlr.warmup, dict(schedule=c, warmup_steps=5, mode="exponential", init_value=0.0),
+     "init_value"),
+    (jaxlr.warmup, dict(schedule=c, warmup_steps=5, init_value=NAN), "init_value"),
+    (jaxlr.warmup, dict(schedule=c, warmup_steps=5, peak_value=NAN), "peak_value"),
+    (jaxlr.join, dict(schedules=[c, c], boundaries=[5, 6]), "schedules"),
+    (jaxlr.join, dict(schedules=[c, c, c], boundaries=[6, 5]), "boundaries"),
+    (jaxlr.join, dict(schedules=[c, c], boundaries=[-1]), "boundaries"),
+    (jaxlr.join, dict(schedules=[c, c], boundaries=[NAN]), "boundaries"),
+    (jaxlr.cycle, dict(schedule=c, period=0), "period"),
+    (jaxlr.restarts, dict(schedule=c, period=0), "period"),
+    (jaxlr.restarts, dict(schedule=c, period=10, period_mul=0.5), "period_mul"),
+    (jaxlr.restarts, dict(schedule=c, period=10, value_mul=-0.5), "value_mul"),
+    (jaxlr.shift, dict(schedule=c, steps=NAN), "steps"),
+    (jaxlr.scale, dict(schedule=c, factor=INF), "factor"),
+    (jaxlr.clip, dict(schedule=c, min_value=NAN), "min_value"),
+    (jaxlr.clip, dict(schedule=c, max_value=NAN), "max_value"),
+    (jaxlr.clip, dict(schedule=c, min_value=0.5, max_value=0.1), "min_value"),
+    (jaxlr.staircase, dict(schedule=c, step_size=0), "step_size"),
+    (jaxlr.per_epoch, dict(schedule=c, steps_per_epoch=0), "steps_per_epoch"),
+    (jaxlr.per_epoch, dict(schedule=c, steps_per_epoch=-2.0), "steps_per_epoch"),
+    (jaxlr.linear_scaling, dict(base_value=0.1, batch_size=0), "batch_size"),
+    (jaxlr.linear_scaling, dict(base_value=0.1, batch_size=128, base_batch_size=0),
+     "base_batch_size"),
+    (jaxlr.linear_scaling, dict(base_value=NAN, batch_size=128), "base_value"),
+    # reduce on plateau
+    (jaxlr.reduce_on_plateau, dict(factor=1.0), "factor"),
+    (jaxlr.reduce_on_plateau, dict(factor=-0.1), "factor"),
+    (jaxlr.reduce_on_plateau, dict(patience=-1), "patience"),
+    (jaxlr.reduce_on_plateau, dict(mode="minimum"), "mode"),
+    (jaxlr.reduce_on_plateau, dict(threshold=-1e-4), "threshold"),
+    (jaxlr.reduce_on_plateau, dict(threshold_mode="relative"), "threshold_mode"),
+    (jaxlr.reduce_on_plateau, dict(cooldown=-1), "cooldown"),
+    (jaxlr.reduce_on_plateau, dict(min_value=-1.0), "min_value"),
+    (jaxlr.reduce_on_plateau, dict(init_value=NAN), "init_value"),
+    (jaxlr.reduce_on_plateau, dict(eps=-1.0), "eps"),
+]
+
+
+@pytest.mark.parametrize("factory,kwargs,name", BAD,
+                         ids=[f"{f.__name__}-{n}-{i}" for i, (f, _, n) in enumerate(BAD)])
+def test_concrete_invalid_argument_raises_naming_it(factory, kwargs, name):
+    with pytest.raises(ValueError) as info:
+        factory(**kwargs)
+    message = str(info.value)
+    assert f"jaxlr.{factory.__name__}" in message
+    assert name in message
+    assert repr(kwargs[name]) in message or name in ("schedules",)
+
+
+def test_every_public_factory_has_a_bad_input_case():
+    covered = {f.__name__ for f, _, _ in BAD}
+    factories = {n for n in jaxlr.__all__ if callable(getattr(jaxlr, n)) and n[0].islower()}
+    assert factories - covered <= {"observe", "multiply"}, factories - covered
+
+
+def test_multiply_needs_a_schedule():
+    with pytest.raises(ValueError, match="schedules"):
+        jaxlr.multiply()
+
+
+def test_traced_invalid_values_are_not_inspected():
+    # Under jit nothing can be checked; the constructor must still build.
+    out = jax.jit(lambda s: jaxlr.cosine(1.0, s)(jnp.arange(3)))(jnp.float32(-1.0))
+    assert out.shape == (3,)
+
+
+def test_non_numeric_argument_is_a_type_error():
+    with pytest.raises(TypeError):
+        jaxlr.cosine("0.1", 100)
