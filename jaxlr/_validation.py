@@ -77,3 +77,15 @@ def check_choice(fn, name, value, choices):
     if value not in choices:
         _fail(fn, name, value, f"one of {sorted(choices)!r}")
     return value
+
+
+def check_boundaries(fn, boundaries, pieces, pieces_name):
+    """Require sorted boundaries >= 0 and exactly one more piece than boundaries."""
+    check_1d(fn, "boundaries", boundaries)
+    if len(pieces) != len(boundaries) + 1:
+        raise ValueError(
+            f"jaxlr.{fn}: {pieces_name} must have len(boundaries) + 1 = {len(boundaries) + 1} "
+            f"entries, got {len(pieces)}: {pieces_name}={pieces!r}, boundaries={boundaries!r}")
+    check(fn, "boundaries", boundaries, nonneg=True)
+    check_sorted(fn, "boundaries", boundaries)
+    return boundaries

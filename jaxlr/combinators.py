@@ -135,13 +135,7 @@ def join(schedules, boundaries):
     [1.   1.   0.5  0.25 0.  ]
     """
     schedules = list(schedules)
-    v.check_1d("join", "boundaries", boundaries)
-    if len(schedules) != len(boundaries) + 1:
-        raise ValueError(
-            "jaxlr.join: schedules must have len(boundaries) + 1 = "
-            f"{len(boundaries) + 1} entries, got {len(schedules)}: boundaries={boundaries!r}")
-    v.check("join", "boundaries", boundaries, nonneg=True)
-    v.check_sorted("join", "boundaries", boundaries)
+    v.check_boundaries("join", boundaries, schedules, "schedules")
     boundaries = _core.as_float(boundaries)
 
     def schedule(step):

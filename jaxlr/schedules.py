@@ -309,14 +309,8 @@ def piecewise_constant(boundaries, values, inclusive=True):
     >>> print(s([0, 1, 2, 3, 4, 9]))
     [1.  1.  0.5 0.5 0.1 0.1]
     """
-    v.check_1d("piecewise_constant", "boundaries", boundaries)
     v.check_1d("piecewise_constant", "values", values)
-    if len(values) != len(boundaries) + 1:
-        raise ValueError(
-            "jaxlr.piecewise_constant: values must have len(boundaries) + 1 = "
-            f"{len(boundaries) + 1} entries, got {len(values)}: values={values!r}")
-    v.check("piecewise_constant", "boundaries", boundaries, nonneg=True)
-    v.check_sorted("piecewise_constant", "boundaries", boundaries)
+    v.check_boundaries("piecewise_constant", boundaries, values, "values")
     v.check("piecewise_constant", "values", values)
     boundaries = _core.as_float(boundaries)
     values = _core.as_float(values)
