@@ -717,7 +717,9 @@ def one_cycle(peak_value, total_steps, pct_start=0.3, div_factor=25.0, final_div
     (``v_b + (v_a - v_b)(1 + cos(pi p))/2``) or linear.
 
     Past the horizon (``t >= T - 1``) the value holds at ``v_min``; torch
-    extrapolates the last phase at ``t = T`` and raises after it.
+    extrapolates the last phase at ``t = T`` and raises after it. As in torch,
+    a phase end may be negative (``pct_start * T < 1``: the schedule starts
+    inside the decay).
 
     Args:
       peak_value: the maximum learning rate (torch ``max_lr``).
@@ -758,16 +760,28 @@ def one_cycle(peak_value, total_steps, pct_start=0.3, div_factor=25.0, final_div
             return cosine(start_value, _core.safe_positive(steps), end_value)
         return linear(start_value, end_value, jnp.maximum(steps, 0.0))
 
+    # torch's phase loop: the first phase whose end_step >= t, else the last;
+    # each measured from the previous phase's end_step. Those ends may be
+    # negative (pct_start * T < 1) or out of order (three phases), so this is
+    # not a join: the selection below is torch's, condition for condition.
     if three_phase:
         fall_end = 2.0 * pct_start * total_steps - 2.0
-        pieces = [piece(initial, peak_value, rise_end),
-                  piece(peak_value, initial, fall_end - rise_end),
-                  piece(initial, minimum, last - fall_end)]
-        boundaries = [rise_end, fall_end]
+        phases = [(rise_end, 0.0, piece(initial, peak_value, rise_end)),
+                  (fall_end, rise_end, piece(peak_value, initial, fall_end - rise_end)),
+                  (None, fall_end, piece(initial, minimum, last - fall_end))]
     else:
-        pieces = [piece(initial, peak_value, rise_end), piece(peak_value, minimum, last - rise_end)]
-        boundaries = [rise_end]
-    return join(pieces, boundaries)
+        phases = [(rise_end, 0.0, piece(initial, peak_value, rise_end)),
+                  (None, rise_end, piece(peak_value, minimum, last - rise_end))]
+
+    def schedule(step):
+        t = jnp.minimum(_core.as_step(step), last)
+        end, start, anneal_fn = phases[-1]
+        value = anneal_fn(jnp.maximum(t - start, 0.0))
+        for end, start, anneal_fn in reversed(phases[:-1]):
+            value = jnp.where(t <= end, anneal_fn(jnp.maximum(t - start, 0.0)), value)
+        return value
+
+    return schedule
 
 
 _WSD_DECAYS = ("linear", "cosine", "1-sqrt")
