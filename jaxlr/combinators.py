@@ -47,9 +47,10 @@ def warmup(schedule, warmup_steps, init_value=0.0, mode="linear", prefix=True, p
     Two conventions for where the wrapped schedule's clock starts:
 
     - ``prefix=True`` (default): the schedule starts after the warmup, seeing
-      ``t - W``; the ramp's target is ``schedule(0)``. This is d2l/MXNet's
+      ``t - W``; the ramp's target is ``schedule(0)``. This is d2l's
       ``CosineScheduler(warmup_steps=W)`` (the cosine's horizon is
-      ``max_update - W``), Keras 3 ``CosineDecay(warmup_steps=W,
+      ``max_update - W``; MXNet's, called with the 1-based ``t + 1``, is that
+      expression wrapped in ``shift(..., -1)``), Keras 3 ``CosineDecay(warmup_steps=W,
       warmup_target=v*)`` (the decay's horizon is ``decay_steps``, after the
       warmup), timm ``warmup_prefix=True`` and Hugging Face's ``*_with_warmup``.
     - ``prefix=False``: the schedule runs on absolute steps, so its first ``W``

@@ -380,8 +380,10 @@ def factor(init_value, factor, step_size=1, min_value=0.0):
       MXNet ``FactorScheduler(step, factor, stop_factor_lr)``: it is called with
       the 1-based update count ``n = t + 1`` and has decayed
       ``ceil(n/s) - 1 = floor(t/s)`` times, so the arguments carry over
-      unchanged. d2l's ``FactorScheduler`` (stepped once per epoch after the
-      first) is ``factor(lr, f, 1, stop_factor_lr)`` on epochs.
+      unchanged. d2l's ``FactorScheduler`` multiplies at every call: in d2l's
+      training loop (the optimizer's lr for epoch 0, the e-th call's value for
+      epoch e) it is ``factor(lr, f, 1, stop_factor_lr)`` on epochs; its k-th
+      call (k = 0, 1, ...) returns ``shift(factor(lr, f, 1, stop), -1)(k)``.
 
     >>> import jaxlr
     >>> print(jaxlr.factor(1.0, 0.5, 2, min_value=0.3)([0, 1, 2, 3, 4, 9]))
