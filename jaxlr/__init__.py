@@ -6,6 +6,7 @@ only jax and optax.
 """
 
 from jaxlr.combinators import (
+    add,
     clip,
     cycle,
     join,
@@ -43,6 +44,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ReduceOnPlateauState",
+    "add",
     "clip",
     "constant",
     "cosine",

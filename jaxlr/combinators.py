@@ -15,6 +15,7 @@ from jaxlr import _core
 from jaxlr import _validation as v
 
 __all__ = [
+    "add",
     "clip",
     "cycle",
     "join",
@@ -284,6 +285,29 @@ def multiply(*schedules):
         return value
 
     return product
+
+
+def add(*schedules):
+    r"""Pointwise sum of schedules: ``s_1(t) + s_2(t) + ...``.
+
+    For shapes that are sums, e.g. a floor plus a decaying part whose
+    amplitude restarts: ``add(constant(v_min), restarts(cosine(v - v_min, T), T))``.
+
+    >>> import jaxlr
+    >>> s = jaxlr.add(jaxlr.constant(0.1), jaxlr.linear(1.0, 0.0, 2))
+    >>> print(s([0, 1, 2]))
+    [1.1 0.6 0.1]
+    """
+    if not schedules:
+        raise ValueError("jaxlr.add: schedules must be at least one schedule, got none")
+
+    def total(step):
+        value = schedules[0](step)
+        for s in schedules[1:]:
+            value = value + s(step)
+        return value
+
+    return total
 
 
 def clip(schedule, min_value=None, max_value=None):

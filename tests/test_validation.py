@@ -160,12 +160,13 @@ def test_concrete_invalid_argument_raises_naming_it(factory, kwargs, name):
 def test_every_public_factory_has_a_bad_input_case():
     covered = {f.__name__ for f, _, _ in BAD}
     factories = {n for n in jaxlr.__all__ if callable(getattr(jaxlr, n)) and n[0].islower()}
-    assert factories - covered <= {"observe", "multiply"}, factories - covered
+    assert factories - covered <= {"observe", "multiply", "add"}, factories - covered
 
 
-def test_multiply_needs_a_schedule():
-    with pytest.raises(ValueError, match="schedules"):
-        jaxlr.multiply()
+@pytest.mark.parametrize("combinator", [jaxlr.multiply, jaxlr.add])
+def test_product_and_sum_need_a_schedule(combinator):
+    with pytest.raises(ValueError, match=f"jaxlr.{combinator.__name__}: schedules"):
+        combinator()
 
 
 def test_traced_invalid_values_are_not_inspected():
