@@ -102,10 +102,35 @@ def _plot(args):
           f"{args.start + args.steps - 1})")
 
 
+def _compare(args):
+    from jaxlr.compare import run_comparison
+    from jaxlr.comparisons import COMPARISONS
+
+    if args.list:
+        for name, c in COMPARISONS.items():
+            print(f"{name:<14} {c.title} ({c.dataset}, {c.epochs} epochs, {len(c.runs)} runs)")
+        return
+    comparison = COMPARISONS[args.name]
+    out = args.out or f"experiments/results/{comparison.name}"
+    run_comparison(comparison, epochs=args.epochs, seeds=args.seeds, dataset=args.dataset,
+                   data_dir=args.data_dir, out=out, max_train=args.max_train,
+                   progress=not args.no_progress)
+    print(f"wrote {out}/results.md, metrics.json, metrics.csv, config.json, lr.png, "
+          "train_loss.png, eval_acc.png")
+
+
+def _datasets(args):
+    from jaxlr.data import describe
+
+    for line in describe(args.data_dir):
+        print(line)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="jaxlr",
-        description="Learning-rate schedules for JAX/Optax: plot them (more commands to come).")
+        description="Learning-rate schedules for JAX/Optax: plot them, compare them on real "
+                    "training runs, see which datasets are available.")
     parser.add_argument("--version", action="version", version=f"jaxlr {jaxlr.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     plot = sub.add_parser(
@@ -123,6 +148,38 @@ def build_parser():
     plot.add_argument("--log", action="store_true", help="log-scale learning-rate axis")
     plot.add_argument("--title", help="figure title")
     plot.set_defaults(run=_plot)
+
+    from jaxlr.comparisons import COMPARISONS  # light: definitions only
+
+    compare = sub.add_parser(
+        "compare", help="train the runs of a schedule comparison and write results + plots",
+        description="Train every run of a comparison (default: ionosphere, seconds on a CPU) "
+                    "and write experiments/results/NAME/: config.json, metrics.json/.csv, "
+                    "results.md and PNGs of lr, training loss and accuracy. An interrupted "
+                    "call resumes where it stopped when run again with the same options.",
+        epilog="examples:\n  jaxlr compare\n  jaxlr compare d2l --data-dir ../shared/data\n"
+               "  jaxlr compare keras-cifar10 --dataset cifar10 --data-dir ~/data --seeds 3",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare.add_argument("name", nargs="?", default="ionosphere", choices=sorted(COMPARISONS),
+                         help="which comparison (default: ionosphere)")
+    compare.add_argument("--epochs", type=int, help="override the number of epochs")
+    compare.add_argument("--seeds", type=int, default=1, help="seeds per run (default 1)")
+    compare.add_argument("--dataset", help="override the dataset (e.g. cifar10, cifar100)")
+    compare.add_argument("--data-dir", help="directory with the dataset files "
+                                            "(default $JAXLR_DATA_DIR)")
+    compare.add_argument("--out", help="results directory (default experiments/results/NAME)")
+    compare.add_argument("--max-train", type=int,
+                         help="train on the first N examples only (a smaller run)")
+    compare.add_argument("--no-progress", action="store_true", help="no progress bars")
+    compare.add_argument("--list", action="store_true", help="list the comparisons and exit")
+    compare.set_defaults(run=_compare)
+
+    datasets = sub.add_parser("datasets", help="show which datasets are found where",
+                              description="For each dataset, where it would be loaded from, "
+                                          "or what is missing.")
+    datasets.add_argument("--data-dir", help="directory with dataset files "
+                                             "(default $JAXLR_DATA_DIR)")
+    datasets.set_defaults(run=_datasets)
     return parser
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from jaxlr._io import atomic_write_bytes
+
 # Evaluating every step is cheap (one vectorised call); past this many steps a
 # plot samples them evenly instead, which a figure's resolution cannot tell apart.
 MAX_POINTS = 200_000
@@ -59,3 +61,69 @@ def plot_schedules(schedules, num_steps, start=0, log=False, title=None, path=No
     if path is not None:
         fig.savefig(path)
     return fig
+
+
+def _curves(ax, histories, field, label_suffix=""):
+    for label, hs in histories.items():
+        values = [np.asarray(getattr(h, field), dtype=float) for h in hs]
+        n = min(len(v) for v in values)
+        if n == 0:
+            continue
+        stacked = np.stack([v[:n] for v in values])
+        epochs = np.arange(1, n + 1)
+        line, = ax.plot(epochs, stacked.mean(0), label=label, linewidth=1.6)
+        if len(hs) > 1:
+            ax.fill_between(epochs, stacked.min(0), stacked.max(0), color=line.get_color(),
+                            alpha=0.2, linewidth=0)
+
+
+def plot_comparison(title, histories, out, eval_split="test"):
+    """Write ``lr.png``, ``train_loss.png`` and ``eval_acc.png`` for a comparison.
+
+    Args:
+      title: figure title prefix.
+      histories: ``label -> [History per seed]``; curves are means over seeds
+        with a min-max band.
+      out: directory to write into.
+      eval_split: ``test`` or ``validation`` (axis label).
+    """
+    import pathlib
+
+    out = pathlib.Path(out)
+    figures = {}
+
+    fig = Figure(figsize=(10, 4.2), dpi=120, layout="constrained")
+    ax = fig.add_subplot()
+    for label, hs in histories.items():
+        lr = np.concatenate([np.asarray(e, dtype=float) for e in hs[0].lr]) if hs[0].lr else []
+        ax.plot(np.arange(len(lr)), lr, label=label, linewidth=1.4)
+    ax.set_xlabel("step (updates applied)")
+    ax.set_ylabel("learning rate used")
+    ax.set_title(f"{title}: learning rate")
+    figures["lr.png"] = (fig, ax)
+
+    for name, field, ylabel, log in (("train_loss.png", "train_loss", "training loss", True),
+                                     ("eval_acc.png", "eval_acc", f"{eval_split} accuracy",
+                                      False)):
+        fig = Figure(figsize=(10, 4.2), dpi=120, layout="constrained")
+        ax = fig.add_subplot()
+        _curves(ax, histories, field)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(f"{title}: {ylabel}")
+        figures[name] = (fig, ax)
+
+    for name, (fig, ax) in figures.items():
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        atomic_write_bytes(out / name, _png_bytes(fig))
+
+
+def _png_bytes(fig):
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()

@@ -1,0 +1,275 @@
+"""Run a schedule comparison and write its results (JSON, CSV, Markdown, PNGs).
+
+A :class:`Comparison` is data: dataset, model, batch size, epochs and its
+:class:`Run` s. :func:`run_comparison` trains every run for every seed,
+resuming whatever an interrupted call left (finished runs are kept as JSON,
+the run in progress as a per-epoch checkpoint), and writes into ``out``:
+
+- ``config.json``: the comparison, overrides, device, versions, wall times;
+- ``metrics.json`` / ``metrics.csv``: per run, seed and epoch;
+- ``results.md``: final and best accuracy per run (mean and spread over seeds)
+  next to the published numbers;
+- ``lr.png``, ``train_loss.png``, ``eval_acc.png``.
+
+Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import io
+import json
+import pathlib
+import platform
+import re
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from jaxlr._io import atomic_write_text
+
+__all__ = ["Comparison", "Run", "run_comparison"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """One line of a comparison: an optimizer, its hyperparameters and a schedule.
+
+    ``schedule`` is ``(hparams, ScheduleInfo) -> optax.Schedule`` (``None``:
+    the constant ``hparams["lr"]``); every number in ``hparams`` is traced.
+    """
+
+    label: str
+    optimizer: str
+    hparams: Mapping[str, float]
+    schedule: Callable[..., Any] | None = None
+    description: str = "constant"
+    nesterov: bool = False
+    plateau: Mapping[str, Any] | None = None
+
+    @property
+    def slug(self):
+        return re.sub(r"[^a-z0-9]+", "-", self.label.lower()).strip("-")
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    name: str
+    title: str
+    dataset: str
+    model: str
+    batch_size: int
+    epochs: int
+    seed: int
+    runs: tuple
+    published: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    published_spread: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    published_note: str = ""
+
+    @property
+    def doc(self):
+        import importlib
+
+        module = importlib.import_module(f"jaxlr.comparisons.{self.name.replace('-', '_')}")
+        return (module.__doc__ or "").strip()
+
+
+_write_text = atomic_write_text
+
+
+def _versions():
+    import jax
+    import optax
+
+    versions = {"python": platform.python_version(), "jax": jax.__version__,
+                "optax": optax.__version__}
+    try:
+        import flax
+
+        versions["flax"] = flax.__version__
+    except ImportError:
+        pass
+    import jaxlr
+
+    versions["jaxlr"] = jaxlr.__version__
+    return versions
+
+
+def _device():
+    import jax
+
+    d = jax.devices()[0]
+    return f"{d.platform}: {getattr(d, 'device_kind', str(d))} x{jax.device_count()}"
+
+
+def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=None, out=None,
+                   max_train=None, progress=True, log=print):
+    """Train every run of ``comparison`` for ``seeds`` seeds and write the results.
+
+    Args:
+      comparison: a :class:`Comparison`.
+      epochs: override of the number of epochs.
+      seeds: seeds per run (``comparison.seed``, ``+1``, ...).
+      dataset: override of the dataset (e.g. ``cifar10`` when its files are given).
+      data_dir: where the dataset files are (see :func:`jaxlr.data.load`).
+      out: results directory (default ``experiments/results/NAME``).
+      max_train: train on the first ``max_train`` examples only (a smaller run;
+        recorded in ``config.json`` and ``results.md``).
+      progress: show progress bars.
+      log: where to print one line per finished run.
+
+    Returns:
+      A dict ``label -> list of History`` (one per seed).
+    """
+    from jaxlr import data as data_lib
+    from jaxlr.train import History, TrainConfig, make_train
+
+    if seeds < 1:
+        raise ValueError(f"jaxlr compare: seeds must be >= 1, got {seeds!r}")
+    if epochs is not None and epochs < 1:
+        raise ValueError(f"jaxlr compare: epochs must be >= 1, got {epochs!r}")
+    epochs = epochs or comparison.epochs
+    dataset_name = dataset or comparison.dataset
+    out = pathlib.Path(out or pathlib.Path("experiments") / "results" / comparison.name)
+    ds = data_lib.load(dataset_name, data_dir)
+    if max_train is not None:
+        if max_train < 1:
+            raise ValueError(f"jaxlr compare: max_train must be >= 1, got {max_train!r}")
+        ds = dataclasses.replace(ds, x_train=ds.x_train[:max_train],
+                                 y_train=ds.y_train[:max_train])
+    settings = dict(comparison=comparison.name, dataset=dataset_name, data_source=ds.source,
+                    epochs=epochs, seeds=seeds, batch_size=comparison.batch_size,
+                    model=comparison.model, train_examples=len(ds.x_train),
+                    eval_examples=len(ds.eval_split[0]), eval_split=ds.eval_split[2])
+
+    histories, wall = {}, {}
+    for run in comparison.runs:
+        config = TrainConfig(model=comparison.model, epochs=epochs,
+                             batch_size=comparison.batch_size, optimizer=run.optimizer,
+                             nesterov=run.nesterov, schedule=run.schedule, plateau=run.plateau,
+                             name=f"{comparison.name}/{run.label}")
+        trainer = None
+        histories[run.label], wall[run.label] = [], 0.0
+        for s in range(seeds):
+            seed = comparison.seed + s
+            stem = f"{run.slug}-seed{seed}"
+            result_path = out / "runs" / f"{stem}.json"
+            key = json.dumps(dict(settings, run=run.label, hparams=dict(run.hparams),
+                                  description=run.description, seed=seed), sort_keys=True)
+            if result_path.is_file():
+                saved = json.loads(result_path.read_text())
+                if saved.get("key") == key:
+                    histories[run.label].append(History.from_dict(saved["history"]))
+                    wall[run.label] += saved["seconds"]
+                    continue
+            trainer = trainer or make_train(config, ds)
+            history = trainer(run.hparams, seed, progress=progress,
+                              checkpoint=out / "checkpoints" / f"{stem}.msgpack")
+            # all epochs, also those before an interruption; compilation included
+            seconds = float(sum(history.epoch_seconds))
+            _write_text(result_path, json.dumps({"key": key, "seconds": seconds,
+                                                 "history": history.to_dict()}))
+            (out / "checkpoints" / f"{stem}.msgpack").unlink(missing_ok=True)
+            histories[run.label].append(history)
+            wall[run.label] += seconds
+            status = (f"diverged at epoch {history.diverged_epoch}"
+                      if history.diverged_epoch is not None else
+                      f"{history.eval_split} acc {history.eval_acc[-1]:.4f}")
+            log(f"{comparison.name}: {run.label} seed {seed}: {status} ({seconds:.1f} s)")
+    _write_results(comparison, settings, histories, wall, out)
+    return histories
+
+
+# ---------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------
+
+def _summary(histories):
+    final = np.array([h.eval_acc[-1] if h.eval_acc else np.nan for h in histories])
+    best = np.array([max(h.eval_acc) if h.eval_acc else np.nan for h in histories])
+    diverged = [h.diverged_epoch for h in histories if h.diverged_epoch is not None]
+    return final, best, diverged
+
+
+def _fmt(values):
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return "—"
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    return f"{values.mean():.4f} ± {values.std(ddof=1):.4f}"
+
+
+def _results_markdown(comparison, settings, histories, wall):
+    split = settings["eval_split"]
+    lines = [f"# {comparison.title}", "",
+             f"`jaxlr compare {comparison.name}`: {settings['dataset']} "
+             f"({settings['train_examples']} training examples, {settings['eval_examples']} "
+             f"{split} examples), model `{settings['model']}`, batch {settings['batch_size']}, "
+             f"{settings['epochs']} epochs, {settings['seeds']} seed(s); device "
+             f"{settings['device']}.", ""]
+    published = bool(comparison.published)
+    header = f"| run | schedule | final {split} acc | best {split} acc | diverged | wall (s) |"
+    rule = "| --- | --- | ---: | ---: | --- | ---: |"
+    if published:
+        header += " published |"
+        rule += " ---: |"
+        if comparison.published_spread:
+            header += " published median |"
+            rule += " ---: |"
+    lines += [header, rule]
+    runs = {r.label: r for r in comparison.runs}
+    for label, hs in histories.items():
+        final, best, diverged = _summary(hs)
+        div = ", ".join(f"epoch {e}" for e in diverged) or "no"
+        row = (f"| {label} | {runs[label].description} | {_fmt(final)} | {_fmt(best)} | {div} | "
+               f"{wall[label]:.1f} |")
+        if published:
+            p = comparison.published.get(label)
+            row += f" {p:.3f} |" if p is not None else " — |"
+            if comparison.published_spread:
+                m = comparison.published_spread.get(label)
+                row += f" {m:.3f} |" if m is not None else " — |"
+        lines.append(row)
+    lines += ["", "Final: after the last epoch; best: the highest over epochs; with several "
+              "seeds, mean ± sample standard deviation.", ""]
+    if comparison.published_note:
+        lines += [f"Published: {comparison.published_note}", ""]
+    lines += ["![learning rate](lr.png)", "", "![training loss](train_loss.png)", "",
+              f"![{split} accuracy](eval_acc.png)", "", "## The comparison", "", comparison.doc,
+              ""]
+    return "\n".join(lines)
+
+
+def _metrics_csv(histories):
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["run", "seed_index", "epoch", "train_loss", "train_acc", "eval_loss", "eval_acc",
+                "lr_first_step", "lr_last_step", "epoch_seconds"])
+    for label, hs in histories.items():
+        for s, h in enumerate(hs):
+            for e in range(h.epochs_done):
+                w.writerow([label, s, e, h.train_loss[e], h.train_acc[e], h.eval_loss[e],
+                            h.eval_acc[e], h.lr[e][0], h.lr[e][-1], round(h.epoch_seconds[e], 4)])
+    return buf.getvalue()
+
+
+def _write_results(comparison, settings, histories, wall, out):
+    from jaxlr import plot
+
+    settings = dict(settings, device=_device(), versions=_versions(),
+                    finished=datetime.datetime.now(datetime.timezone.utc).isoformat(
+                        timespec="seconds"),
+                    wall_seconds={k: round(v, 2) for k, v in wall.items()},
+                    runs=[dict(label=r.label, optimizer=r.optimizer, hparams=dict(r.hparams),
+                               schedule=r.description, nesterov=r.nesterov,
+                               plateau=dict(r.plateau) if r.plateau else None)
+                          for r in comparison.runs])
+    _write_text(out / "config.json", json.dumps(settings, indent=2))
+    _write_text(out / "metrics.json", json.dumps(
+        {label: [h.to_dict() for h in hs] for label, hs in histories.items()}))
+    _write_text(out / "metrics.csv", _metrics_csv(histories))
+    _write_text(out / "results.md", _results_markdown(comparison, settings, histories, wall))
+    plot.plot_comparison(comparison.title, histories, out, settings["eval_split"])

@@ -1,0 +1,465 @@
+"""Datasets as numpy arrays: canonical local files first, TFDS second, a clear error third.
+
+``load(name, data_dir=None, seed=0)`` returns a :class:`Dataset` for
+``fashion_mnist``, ``mnist``, ``cifar10``, ``cifar100`` or ``ionosphere``.
+Images are float32 ``[N, H, W, C]`` scaled to ``[0, 1]``; labels int32.
+
+Where the files are looked for, in order:
+
+1. ``data_dir`` (argument), else ``$JAXLR_DATA_DIR``: the published files,
+   directly in it or in a subfolder named after the dataset (``fashion_mnist``,
+   ``fashion-mnist``, ``mnist``, ``cifar10``, ``cifar100``, ``ionosphere``):
+
+   - (Fashion-)MNIST: the four IDX ``.gz`` files, checked against their md5;
+   - CIFAR-10/100: the python or binary ``.tar.gz`` archive (md5-checked, read
+     without extracting anything to disk), or its extracted folder
+     (``cifar-10-batches-py``, ``cifar-10-batches-bin``, ``cifar-100-python``,
+     ``cifar-100-binary``), checked for the exact published record counts;
+     python pickles go through a restricted unpickler that can build nothing
+     but numpy arrays, lists and dicts;
+   - Ionosphere: ``ionosphere.data`` (sha256-checked); a copy ships inside the
+     package, so it needs no directory at all.
+2. tensorflow-datasets, if installed (``pip install "jaxlr[tfds]"``).
+3. Otherwise ``ValueError`` saying which files to put where.
+
+A truncated, corrupt or wrong file raises ``ValueError`` naming the file and
+what was expected; a partial dataset is never returned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import io
+import os
+import pathlib
+import pickle
+import tarfile
+from importlib import resources
+
+import numpy as np
+
+__all__ = ["DATASETS", "Dataset", "describe", "load"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """A dataset split into train / test (and, where the reference used one, validation).
+
+    ``x_*`` are float32 arrays, images ``[N, H, W, C]`` in ``[0, 1]``; ``y_*``
+    int32 class indices. ``x_val``/``y_val`` are ``None`` when there is no
+    validation split. ``source`` says where the data came from.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    source: str
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+
+    @property
+    def eval_split(self):
+        """``(x, y, name)`` of the split a comparison reports: validation if any, else test."""
+        if self.x_val is not None:
+            return self.x_val, self.y_val, "validation"
+        return self.x_test, self.y_test, "test"
+
+
+# ---------------------------------------------------------------------------
+# published files and checksums
+# ---------------------------------------------------------------------------
+
+_IDX = {  # name -> {file: md5}; md5s as published by the datasets' authors
+    "fashion_mnist": {
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+    "mnist": {
+        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+}
+
+_CIFAR = {
+    "cifar10": dict(
+        classes=10,
+        archives={"cifar-10-python.tar.gz": "c58f30108f718f92721af3b95e74349a",
+                  "cifar-10-binary.tar.gz": "c32a1d4ab5d03f1284b67883e8d87530"},
+        python=("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"],
+                b"labels"),
+        binary=("cifar-10-batches-bin", [f"data_batch_{i}.bin" for i in range(1, 6)],
+                ["test_batch.bin"], 1),
+    ),
+    "cifar100": dict(
+        classes=100,
+        archives={"cifar-100-python.tar.gz": "eb9058c3a382ffc7106e4002c42a8d85",
+                  "cifar-100-binary.tar.gz": "03b5dce01913d631647c71ecec9e9cb8"},
+        python=("cifar-100-python", ["train"], ["test"], b"fine_labels"),
+        binary=("cifar-100-binary", ["train.bin"], ["test.bin"], 2),
+    ),
+}
+_CIFAR_TRAIN, _CIFAR_TEST = 50_000, 10_000
+
+_IONOSPHERE_SHA256 = "46d52186b84e20be52918adb93e8fb9926b34795ff7504c24350ae0616a04bbd"
+# Keras's fit(validation_split=0.33) holds out the *last* 33% of the rows,
+# before any shuffling: rows [int(351 * 0.67):] = the last 116.
+_IONOSPHERE_VALIDATION_SPLIT = 0.33
+
+_SUBDIRS = {
+    "fashion_mnist": ("fashion_mnist", "fashion-mnist", "FashionMNIST"),
+    "mnist": ("mnist", "MNIST"),
+    "cifar10": ("cifar10", "cifar-10"),
+    "cifar100": ("cifar100", "cifar-100"),
+    "ionosphere": ("ionosphere",),
+}
+
+_TFDS_NAMES = {"fashion_mnist": "fashion_mnist", "mnist": "mnist", "cifar10": "cifar10",
+               "cifar100": "cifar100"}
+
+DATASETS = tuple(_SUBDIRS)
+
+
+def _digest(path, algorithm):
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_md5(path, expected, what):
+    actual = _digest(path, "md5")
+    if actual != expected:
+        raise ValueError(f"{path}: md5 {actual} does not match the published {what} file "
+                         f"(expected md5 {expected}); the file is corrupt, truncated or a "
+                         "different file")
+
+
+def _candidate_dirs(name, data_dir):
+    root = data_dir if data_dir is not None else os.environ.get("JAXLR_DATA_DIR")
+    if not root:
+        return []
+    root = pathlib.Path(root).expanduser()
+    return [root / sub for sub in _SUBDIRS[name]] + [root]
+
+
+# ---------------------------------------------------------------------------
+# IDX (MNIST, Fashion-MNIST)
+# ---------------------------------------------------------------------------
+
+def _read_idx(path, magic, dims):
+    """Read a gzip IDX file, checking its header against the payload length."""
+    try:
+        raw = gzip.open(path).read()
+    except (OSError, EOFError) as e:
+        raise ValueError(f"{path}: not a complete gzip file ({e})") from None
+    header = 4 + 4 * dims
+    if len(raw) < header or int.from_bytes(raw[:4], "big") != magic:
+        raise ValueError(f"{path}: not an IDX file with magic 0x{magic:08x}")
+    shape = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims)]
+    if len(raw) - header != int(np.prod(shape)):
+        raise ValueError(f"{path}: header says shape {shape} ({int(np.prod(shape))} bytes) but "
+                         f"the file holds {len(raw) - header} bytes")
+    return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
+
+
+def _load_idx(name, directory, verify=True):
+    files = _IDX[name]
+    paths = {f: directory / f for f in files}
+    if verify:
+        for f, path in paths.items():
+            _check_md5(path, files[f], f"{name} {f}")
+    x_train = _read_idx(paths["train-images-idx3-ubyte.gz"], 0x803, 3)
+    y_train = _read_idx(paths["train-labels-idx1-ubyte.gz"], 0x801, 1)
+    x_test = _read_idx(paths["t10k-images-idx3-ubyte.gz"], 0x803, 3)
+    y_test = _read_idx(paths["t10k-labels-idx1-ubyte.gz"], 0x801, 1)
+    for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "t10k")):
+        if len(x) != len(y):
+            raise ValueError(f"{directory}: {split} has {len(x)} images but {len(y)} labels")
+    return Dataset(name, _images(x_train[..., None]), y_train.astype(np.int32),
+                   _images(x_test[..., None]), y_test.astype(np.int32), 10, str(directory))
+
+
+def _images(x):
+    return (x.astype(np.float32) / np.float32(255.0))
+
+
+# ---------------------------------------------------------------------------
+# CIFAR
+# ---------------------------------------------------------------------------
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR batches: only numpy arrays/dtypes and builtin containers."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("builtins", "list"), ("builtins", "dict"), ("__builtin__", "list"),
+        ("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor"),
+        # bytes in protocol-2 pickles written by Python 3: str -> bytes, nothing more
+        ("_codecs", "encode"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR pickle")
+
+
+def _unpickle(data, label):
+    try:
+        return _RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except Exception as e:  # any malformed pickle is a bad file, whatever the exception
+        raise ValueError(f"{label}: not a CIFAR python batch ({type(e).__name__}: {e})") from None
+
+
+def _cifar_python_batches(read, names, label_key, label):
+    xs, ys = [], []
+    for name in names:
+        batch = _unpickle(read(name), f"{label}/{name}")
+        if not isinstance(batch, dict) or b"data" not in batch or label_key not in batch:
+            raise ValueError(f"{label}/{name}: expected a dict with b'data' and {label_key!r}")
+        x = np.asarray(batch[b"data"])
+        y = np.asarray(batch[label_key])
+        if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or len(y) != len(x):
+            raise ValueError(f"{label}/{name}: expected uint8 data [N, 3072] and N labels, "
+                             f"got data {x.dtype}{list(x.shape)} and {len(y)} labels")
+        xs.append(x)
+        ys.append(y)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _cifar_binary_batches(read, names, label_bytes, label):
+    record = label_bytes + 3072
+    xs, ys = [], []
+    for name in names:
+        raw = read(name)
+        if len(raw) % record:
+            raise ValueError(f"{label}/{name}: {len(raw)} bytes is not a whole number of "
+                             f"{record}-byte CIFAR records (truncated?)")
+        rows = np.frombuffer(raw, np.uint8).reshape(-1, record)
+        ys.append(rows[:, label_bytes - 1])  # CIFAR-100: (coarse, fine); the fine label is last
+        xs.append(rows[:, label_bytes:])
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _cifar_arrays(name, read, layout, label, verify=True):
+    spec = _CIFAR[name]
+    folder, train_names, test_names, key = spec[layout]
+    batches = _cifar_python_batches if layout == "python" else _cifar_binary_batches
+
+    def load(names):
+        return batches(lambda n: read(f"{folder}/{n}"), names, key, label)
+
+    (x_train, y_train), (x_test, y_test) = load(train_names), load(test_names)
+    for x, expected, split in ((x_train, _CIFAR_TRAIN, "train"), (x_test, _CIFAR_TEST, "test")):
+        if verify and len(x) != expected:
+            raise ValueError(f"{label}: {split} has {len(x)} images, the published {name} has "
+                             f"{expected}")
+    for y in (y_train, y_test):
+        if y.max() >= spec["classes"]:
+            raise ValueError(f"{label}: label {int(y.max())} out of range for {name}")
+
+    def images(x):  # records are channel-major: 1024 R, 1024 G, 1024 B
+        return _images(x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+
+    return Dataset(name, images(x_train), y_train.astype(np.int32), images(x_test),
+                   y_test.astype(np.int32), spec["classes"], label)
+
+
+def _read_tar_member(archive, label):
+    """A reader of regular members by name, never extracting to disk."""
+    members = {m.name: m for m in archive.getmembers()}
+
+    def read(name):
+        member = members.get(name)
+        if member is None or not member.isfile():
+            raise ValueError(f"{label}: archive has no regular file {name!r}")
+        return archive.extractfile(member).read()
+
+    return read
+
+
+def _load_cifar(name, directory, verify=True):
+    spec = _CIFAR[name]
+    for archive_name, md5 in spec["archives"].items():
+        path = directory / archive_name
+        if path.is_file():
+            if verify:
+                _check_md5(path, md5, archive_name)
+            layout = "python" if "python" in archive_name else "binary"
+            try:
+                with tarfile.open(path, "r:gz") as archive:
+                    return _cifar_arrays(name, _read_tar_member(archive, str(path)), layout,
+                                         str(path), verify)
+            except (tarfile.TarError, EOFError, OSError) as e:
+                raise ValueError(f"{path}: unreadable archive ({e})") from None
+    for layout in ("python", "binary"):
+        folder = directory / spec[layout][0]
+        if folder.is_dir():
+            def read(rel, base=directory):
+                path = base / rel
+                if not path.is_file():
+                    raise ValueError(f"{path}: missing (expected the published {name} file)")
+                return path.read_bytes()
+
+            return _cifar_arrays(name, read, layout, str(folder), verify)
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Ionosphere
+# ---------------------------------------------------------------------------
+
+def _parse_ionosphere(text, label):
+    rows = [line.split(",") for line in text.strip().splitlines()]
+    if len(rows) != 351 or any(len(r) != 35 for r in rows):
+        raise ValueError(f"{label}: expected 351 rows of 35 comma-separated fields "
+                         f"(UCI ionosphere.data)")
+    try:
+        x = np.array([[float(v) for v in r[:34]] for r in rows], np.float32)
+    except ValueError as e:
+        raise ValueError(f"{label}: non-numeric feature ({e})") from None
+    classes = [r[34].strip() for r in rows]
+    if set(classes) - {"g", "b"}:
+        raise ValueError(f"{label}: classes must be 'g' or 'b', got {sorted(set(classes))}")
+    # Keras's experiment used LabelEncoder: alphabetical, so b -> 0 and g -> 1.
+    y = np.array([c == "g" for c in classes], np.int32)
+    split = int(len(x) * (1.0 - _IONOSPHERE_VALIDATION_SPLIT))
+    return Dataset("ionosphere", x[:split], y[:split], x[split:], y[split:], 2, label,
+                   x_val=x[split:], y_val=y[split:])
+
+
+def _load_ionosphere(directory, verify=True):
+    path = directory / "ionosphere.data"
+    if not path.is_file():
+        return None
+    actual = _digest(path, "sha256")
+    if verify and actual != _IONOSPHERE_SHA256:
+        raise ValueError(f"{path}: sha256 {actual} is not the published UCI ionosphere.data "
+                         f"({_IONOSPHERE_SHA256})")
+    return _parse_ionosphere(path.read_text(), str(path))
+
+
+def _packaged_ionosphere():
+    ref = resources.files("jaxlr") / "data_files" / "ionosphere.data"
+    raw = ref.read_bytes()
+    if hashlib.sha256(raw).hexdigest() != _IONOSPHERE_SHA256:
+        raise ValueError(f"{ref}: the packaged ionosphere.data is damaged (sha256 mismatch)")
+    return _parse_ionosphere(raw.decode(), "jaxlr package (UCI ionosphere.data)")
+
+
+# ---------------------------------------------------------------------------
+# TFDS
+# ---------------------------------------------------------------------------
+
+def _load_tfds(name, data_dir):
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        return None
+    splits = {}
+    for split in ("train", "test"):
+        ds = tfds.as_numpy(tfds.load(_TFDS_NAMES[name], split=split, batch_size=-1,
+                                     data_dir=data_dir, as_supervised=True))
+        splits[split] = ds
+    (x_train, y_train), (x_test, y_test) = splits["train"], splits["test"]
+    classes = 100 if name == "cifar100" else 10
+    return Dataset(name, _images(np.asarray(x_train)), np.asarray(y_train, np.int32),
+                   _images(np.asarray(x_test)), np.asarray(y_test, np.int32), classes,
+                   f"tensorflow-datasets ({data_dir or 'default data dir'})")
+
+
+# ---------------------------------------------------------------------------
+
+def _find_local(name, data_dir, verify):
+    for directory in _candidate_dirs(name, data_dir):
+        if not directory.is_dir():
+            continue
+        if name in _IDX:
+            if all((directory / f).is_file() for f in _IDX[name]):
+                return _load_idx(name, directory, verify)
+        elif name in _CIFAR:
+            found = _load_cifar(name, directory, verify)
+            if found is not None:
+                return found
+        else:
+            found = _load_ionosphere(directory, verify)
+            if found is not None:
+                return found
+    return None
+
+
+def _missing(name, data_dir):
+    where = data_dir or os.environ.get("JAXLR_DATA_DIR")
+    looked = f"looked in {where!s} and its subfolders {list(_SUBDIRS[name])}" if where else \
+        "no data directory given (pass data_dir / --data-dir or set JAXLR_DATA_DIR)"
+    if name in _IDX:
+        files = ", ".join(_IDX[name])
+        what = f"the four published files {files}"
+    else:
+        spec = _CIFAR[name]
+        what = (f"one of {', '.join(spec['archives'])} or its extracted folder "
+                f"({spec['python'][0]} or {spec['binary'][0]})")
+    return ValueError(f"{name}: no data found ({looked}). Put {what} in that directory, or "
+                      "install tensorflow-datasets (pip install 'jaxlr[tfds]', which also "
+                      "needs tensorflow) to load it through TFDS.")
+
+
+def load(name, data_dir=None, seed=0, verify=True):
+    """Load a dataset as numpy arrays.
+
+    Args:
+      name: one of ``fashion_mnist``, ``mnist``, ``cifar10``, ``cifar100``,
+        ``ionosphere``.
+      data_dir: directory holding the published files (default
+        ``$JAXLR_DATA_DIR``; ionosphere needs none).
+      seed: unused by these fixed splits; kept so that a dataset with a random
+        split would be deterministic given it. Ionosphere's validation split is
+        Keras's ``validation_split=0.33``: the last 116 rows, unshuffled.
+      verify: check the published checksums and example counts. ``False`` is
+        for files you made yourself (subsets, test fixtures); the format is
+        still checked either way.
+
+    Returns:
+      A :class:`Dataset`.
+
+    Raises:
+      ValueError: unknown name, missing files (with what to put where), or a
+        corrupt/truncated/wrong file (naming it).
+    """
+    del seed
+    if name not in _SUBDIRS:
+        raise ValueError(f"jaxlr.data.load: name must be one of {list(DATASETS)}, got {name!r}")
+    found = _find_local(name, data_dir, verify)
+    if found is not None:
+        return found
+    if name == "ionosphere":
+        return _packaged_ionosphere()
+    found = _load_tfds(name, data_dir)
+    if found is not None:
+        return found
+    raise _missing(name, data_dir)
+
+
+def describe(data_dir=None):
+    """One line per dataset: where it would be loaded from, or why it cannot be."""
+    lines = []
+    for name in DATASETS:
+        try:
+            ds = load(name, data_dir)
+            lines.append(f"{name:<14} {len(ds.x_train):>6} train / {len(ds.x_test):>6} test "
+                         f"{list(ds.x_train.shape[1:])}  from {ds.source}")
+        except ValueError as e:
+            lines.append(f"{name:<14} not available: {e}")
+    return lines

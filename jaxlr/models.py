@@ -1,0 +1,174 @@
+"""The comparisons' models, in Flax Linen.
+
+Every model maps a batch ``[N, ...]`` to logits ``[N, num_outputs]`` and
+accepts whatever input size it is given (28x28x1 or 32x32x3 images; 34
+features for the MLP): dense layers infer their input width.
+"""
+
+from __future__ import annotations
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+__all__ = ["MODELS", "AdamLRCNN", "IonosphereMLP", "KerasCNN", "LeNet", "make_model"]
+
+
+INITS = ("torch", "keras", "flax")
+
+
+def _inits(style, fan_in):
+    """Initialisers of the framework a reference ran in.
+
+    ``torch``: PyTorch's default for Conv/Linear, ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``
+    for weights and biases (kaiming_uniform with a = sqrt(5)). ``keras``:
+    glorot-uniform weights, zero biases. ``flax``: Flax's defaults.
+    """
+    if style == "torch":
+        bound = 1.0 / math.sqrt(fan_in)
+
+        def bias_init(key, shape, dtype=jnp.float32):
+            return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+        return dict(kernel_init=nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform"),
+                    bias_init=bias_init)
+    if style == "keras":
+        return dict(kernel_init=nn.initializers.glorot_uniform(), bias_init=nn.initializers.zeros)
+    return {}
+
+
+def _dense(style, features, x):
+    return nn.Dense(features, **_inits(style, x.shape[-1]))(x)
+
+
+def _conv(style, features, kernel, x, **kwargs):
+    fan_in = x.shape[-1] * kernel[0] * kernel[1]
+    return nn.Conv(features, kernel, **kwargs, **_inits(style, fan_in))(x)
+
+
+def _pool(x):
+    return nn.max_pool(x, window_shape=(2, 2), strides=(2, 2))
+
+
+class LeNet(nn.Module):
+    """d2l's modern LeNet: ReLU and max-pooling instead of sigmoid and average pooling.
+
+    conv 6@5x5 (pad 2), ReLU, max-pool 2; conv 16@5x5, ReLU, max-pool 2;
+    dense 120, ReLU; dense 84, ReLU; dense ``num_classes``
+    (Dive into Deep Learning, "Learning Rate Scheduling").
+    """
+
+    num_classes: int = 10
+    init_style: str = "torch"
+
+    @nn.compact
+    def __call__(self, x, train=False):
+        del train
+        i = self.init_style
+        x = _pool(nn.relu(_conv(i, 6, (5, 5), x, padding=2)))
+        x = _pool(nn.relu(_conv(i, 16, (5, 5), x, padding="VALID")))
+        x = x.reshape(x.shape[0], -1)
+        x = nn.relu(_dense(i, 120, x))
+        x = nn.relu(_dense(i, 84, x))
+        return _dense(i, self.num_classes, x)
+
+
+class KerasCNN(nn.Module):
+    """The small CNN of Keras's CIFAR-10 example (``cifar10_cnn.py``).
+
+    conv 32@3x3 same, ReLU, conv 32@3x3, ReLU, max-pool 2, dropout 0.25;
+    conv 64@3x3 same, ReLU, conv 64@3x3, ReLU, max-pool 2, dropout 0.25;
+    dense 512, ReLU, dropout 0.5, dense ``num_classes``.
+    """
+
+    num_classes: int = 10
+    init_style: str = "keras"
+
+    @nn.compact
+    def __call__(self, x, train=False):
+        deterministic = not train
+        i = self.init_style
+        x = nn.relu(_conv(i, 32, (3, 3), x, padding="SAME"))
+        x = _pool(nn.relu(_conv(i, 32, (3, 3), x, padding="VALID")))
+        x = nn.Dropout(0.25, deterministic=deterministic)(x)
+        x = nn.relu(_conv(i, 64, (3, 3), x, padding="SAME"))
+        x = _pool(nn.relu(_conv(i, 64, (3, 3), x, padding="VALID")))
+        x = nn.Dropout(0.25, deterministic=deterministic)(x)
+        x = x.reshape(x.shape[0], -1)
+        x = nn.relu(_dense(i, 512, x))
+        x = nn.Dropout(0.5, deterministic=deterministic)(x)
+        return _dense(i, self.num_classes, x)
+
+
+class AdamLRCNN(nn.Module):
+    """The 7-layer CNN of the Adam learning-rate comparison.
+
+    conv 3->16 stride 2; 16->64 + max-pool; 64->128; 128->256 + max-pool;
+    256->512; 512->512 + max-pool; 512->256 (all 3x3 same, ReLU); then a dense
+    layer to ``num_classes`` (1024->100 on 32x32 CIFAR-100: 256 x 2 x 2).
+    """
+
+    num_classes: int = 100
+    init_style: str = "torch"
+
+    @nn.compact
+    def __call__(self, x, train=False):
+        del train
+        i = self.init_style
+        x = nn.relu(_conv(i, 16, (3, 3), x, strides=2, padding="SAME"))
+        x = _pool(nn.relu(_conv(i, 64, (3, 3), x, padding="SAME")))
+        x = nn.relu(_conv(i, 128, (3, 3), x, padding="SAME"))
+        x = _pool(nn.relu(_conv(i, 256, (3, 3), x, padding="SAME")))
+        x = nn.relu(_conv(i, 512, (3, 3), x, padding="SAME"))
+        x = _pool(nn.relu(_conv(i, 512, (3, 3), x, padding="SAME")))
+        x = nn.relu(_conv(i, 256, (3, 3), x, padding="SAME"))
+        x = x.reshape(x.shape[0], -1)
+        return _dense(i, self.num_classes, x)
+
+
+class IonosphereMLP(nn.Module):
+    """The Keras Ionosphere MLP: dense 34 (ReLU), dense 1 (sigmoid, as a logit here).
+
+    Returns one logit per example; the loss applies the sigmoid
+    (binary cross-entropy on logits, numerically safer than Keras's
+    sigmoid-then-log but the same function).
+    """
+
+    hidden: int = 34
+    init_style: str = "keras"
+
+    @nn.compact
+    def __call__(self, x, train=False):
+        del train
+        x = nn.relu(_dense(self.init_style, self.hidden, x))
+        return _dense(self.init_style, 1, x)
+
+
+MODELS = {"lenet": LeNet, "keras_cnn": KerasCNN, "adam_lr_cnn": AdamLRCNN,
+          "ionosphere_mlp": IonosphereMLP}
+
+
+def make_model(name, num_classes, init=None):
+    """Build a model by name for ``num_classes`` outputs (the MLP is binary).
+
+    ``init`` (``torch``, ``keras`` or ``flax``) defaults to the framework the
+    model's reference used.
+    """
+    if name not in MODELS:
+        raise ValueError(f"jaxlr.models: model must be one of {sorted(MODELS)}, got {name!r}")
+    if init is not None and init not in INITS:
+        raise ValueError(f"jaxlr.models: init must be one of {list(INITS)}, got {init!r}")
+    kwargs = {} if init is None else {"init_style": init}
+    if name == "ionosphere_mlp":
+        if num_classes != 2:
+            raise ValueError(
+                f"jaxlr.models: ionosphere_mlp is binary, got num_classes={num_classes}")
+        return IonosphereMLP(**kwargs)
+    return MODELS[name](num_classes=num_classes, **kwargs)
+
+
+def count_params(params):
+    """Number of scalars in a parameter tree."""
+    return sum(int(jnp.size(p)) for p in jax.tree_util.tree_leaves(params))

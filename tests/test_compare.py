@@ -1,0 +1,69 @@
+"""Comparisons end to end: ``jaxlr compare`` on Ionosphere (short), results files, resume."""
+
+import json
+
+import pytest
+
+from jaxlr import compare
+from jaxlr.cli import main
+from jaxlr.comparisons import COMPARISONS
+
+
+def test_every_comparison_is_well_formed():
+    assert set(COMPARISONS) == {"ionosphere", "d2l", "keras-cifar10", "adam-lr"}
+    for c in COMPARISONS.values():
+        labels = [r.label for r in c.runs]
+        assert len(labels) == len(set(labels)) and labels
+        assert set(c.published) <= set(labels)
+        assert c.doc
+
+
+def test_ionosphere_comparison_writes_every_result_and_resumes(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "ionosphere"
+    assert main(["compare", "ionosphere", "--epochs", "3", "--seeds", "2", "--out", str(out),
+                 "--no-progress"]) == 0
+    for name in ("config.json", "metrics.json", "metrics.csv", "results.md", "lr.png",
+                 "train_loss.png", "eval_acc.png"):
+        assert (out / name).stat().st_size > 0, name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) == {"constant", "time-based", "step", "exponential"}
+    assert all(len(seeds) == 2 and len(seeds[0]["eval_acc"]) == 3 for seeds in metrics.values())
+    table = (out / "results.md").read_text()
+    assert "| time-based | inverse_time(0.1, 0.002, 1) per update |" in table and " ± " in table
+    assert len((out / "metrics.csv").read_text().splitlines()) == 1 + 4 * 2 * 3
+    assert not list((out / "checkpoints").glob("*"))
+
+    # a second call finds every run done and trains nothing
+    def no_training(*args, **kwargs):
+        raise AssertionError("retrained a finished run")
+
+    monkeypatch.setattr("jaxlr.train.make_train", no_training)
+    assert main(["compare", "ionosphere", "--epochs", "3", "--seeds", "2", "--out", str(out),
+                 "--no-progress"]) == 0
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+
+
+def test_diverging_run_does_not_stop_the_comparison(tmp_path):
+    c = COMPARISONS["ionosphere"]
+    runs = (compare.Run("too hot", "keras_sgd", dict(lr=1e30, momentum=0.0)), c.runs[0])
+    hot = compare.Comparison(**{**c.__dict__, "runs": runs, "published": {}})
+    histories = compare.run_comparison(hot, epochs=3, out=tmp_path, progress=False,
+                                       log=lambda *_: None)
+    assert histories["too hot"][0].diverged_epoch is not None
+    assert histories["constant"][0].epochs_done == 3
+    assert "| too hot | constant | " in (tmp_path / "results.md").read_text()
+    assert "epoch 0" in (tmp_path / "results.md").read_text()
+
+
+def test_bad_options_are_reported(tmp_path, capsys):
+    assert main(["compare", "ionosphere", "--seeds", "0", "--out", str(tmp_path)]) == 2
+    assert "seeds must be >= 1, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["compare", "imagenet"])
+
+
+def test_list_and_datasets_commands(capsys):
+    assert main(["compare", "--list"]) == 0
+    assert "d2l" in capsys.readouterr().out
+    assert main(["datasets"]) == 0
+    assert "ionosphere" in capsys.readouterr().out
