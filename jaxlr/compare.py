@@ -98,14 +98,18 @@ def _versions():
 
 
 def _device():
+    import os
+
     import jax
 
     d = jax.devices()[0]
-    return f"{d.platform}: {getattr(d, 'device_kind', str(d))} x{jax.device_count()}"
+    if d.platform == "cpu":
+        return f"CPU ({os.cpu_count()} cores, {platform.machine()}, no accelerator)"
+    return f"{d.platform.upper()}: {getattr(d, 'device_kind', str(d))} x{jax.device_count()}"
 
 
 def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=None, out=None,
-                   max_train=None, progress=True, log=print):
+                   max_train=None, progress=True, log=print, command=None):
     """Train every run of ``comparison`` for ``seeds`` seeds and write the results.
 
     Args:
@@ -119,6 +123,8 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
         recorded in ``config.json`` and ``results.md``).
       progress: show progress bars.
       log: where to print one line per finished run.
+      command: the command line that ran this, for the records (default: the
+        ``jaxlr compare`` line equivalent to these arguments).
 
     Returns:
       A dict ``label -> list of History`` (one per seed).
@@ -139,7 +145,15 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
             raise ValueError(f"jaxlr compare: max_train must be >= 1, got {max_train!r}")
         ds = dataclasses.replace(ds, x_train=ds.x_train[:max_train],
                                  y_train=ds.y_train[:max_train])
-    settings = dict(comparison=comparison.name, dataset=dataset_name, data_source=ds.source,
+    if command is None:
+        command = " ".join(["jaxlr compare", comparison.name]
+                           + [f"--{k.replace('_', '-')} {v}" for k, v in
+                              dict(epochs=epochs if epochs != comparison.epochs else None,
+                                   seeds=seeds if seeds != 1 else None, dataset=dataset,
+                                   data_dir=data_dir, max_train=max_train).items()
+                              if v is not None])
+    settings = dict(command=command, comparison=comparison.name, dataset=dataset_name,
+                    data_source=ds.source,
                     epochs=epochs, seeds=seeds, batch_size=comparison.batch_size,
                     model=comparison.model, train_examples=len(ds.x_train),
                     eval_examples=len(ds.eval_split[0]), eval_split=ds.eval_split[2])
@@ -156,7 +170,8 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
             seed = comparison.seed + s
             stem = f"{run.slug}-seed{seed}"
             result_path = out / "runs" / f"{stem}.json"
-            key = json.dumps(dict(settings, run=run.label, hparams=dict(run.hparams),
+            key = json.dumps(dict({k: v for k, v in settings.items() if k != "command"},
+                                  run=run.label, hparams=dict(run.hparams),
                                   description=run.description, seed=seed), sort_keys=True)
             if result_path.is_file():
                 saved = json.loads(result_path.read_text())
@@ -205,7 +220,8 @@ def _fmt(values):
 def _results_markdown(comparison, settings, histories, wall):
     split = settings["eval_split"]
     lines = [f"# {comparison.title}", "",
-             f"`jaxlr compare {comparison.name}`: {settings['dataset']} "
+             f"`{settings['command']}`", "",
+             f"{settings['dataset']} "
              f"({settings['train_examples']} training examples, {settings['eval_examples']} "
              f"{split} examples), model `{settings['model']}`, batch {settings['batch_size']}, "
              f"{settings['epochs']} epochs, {settings['seeds']} seed(s); device "
