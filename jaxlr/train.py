@@ -203,10 +203,11 @@ class History:
     epoch_seconds: list
     diverged_epoch: int | None = None
     eval_split: str = "test"
+    diverged_step: int | None = None
 
     @classmethod
     def empty(cls, eval_split):
-        return cls([], [], [], [], [], [], None, eval_split)
+        return cls([], [], [], [], [], [], None, eval_split, None)
 
     @property
     def epochs_done(self):
@@ -270,7 +271,8 @@ class Trainer:
         params = self.model.init(init_key, self.x_train[:1])
         opt_state = self._optimizer(hparams).init(params)
         return dict(params=params, opt_state=opt_state, key=run_key, hparams=hparams,
-                    epoch=jnp.zeros((), jnp.int32), **self._zero_accumulators())
+                    epoch=jnp.zeros((), jnp.int32), diverged_step=jnp.full((), -1, jnp.int32),
+                    **self._zero_accumulators())
 
     def _zero_accumulators(self):
         return dict(order=jnp.zeros(self.steps_per_epoch * self.config.batch_size, jnp.int32),
@@ -307,7 +309,8 @@ class Trainer:
         return {**state, "params": params, "opt_state": opt_state,
                 "loss_sum": state["loss_sum"] + loss_sum,
                 "correct_sum": state["correct_sum"] + correct,
-                "lr": state["lr"].at[i].set(lr)}
+                "lr": state["lr"].at[i].set(lr),
+                "diverged_step": _first_bad_step(state, loss_sum, i, self.steps_per_epoch)}
 
     def _epoch(self, state):
         def body(state, i):
@@ -340,7 +343,8 @@ class Trainer:
         opt_state = state["opt_state"]
         if self.config.plateau is not None:
             opt_state = plateau.observe(opt_state, eval_loss)
-        metrics = dict(train_loss=state["loss_sum"] / self.num_train,
+        metrics = dict(diverged_step=state["diverged_step"],
+                       train_loss=state["loss_sum"] / self.num_train,
                        train_acc=state["correct_sum"] / self.num_train,
                        eval_loss=eval_loss, eval_acc=eval_acc, lr=state["lr"])
         return {**state, "opt_state": opt_state, "epoch": state["epoch"] + 1}, metrics
@@ -384,6 +388,7 @@ class Trainer:
             history.epoch_seconds.append(seconds)
             if not np.isfinite(metrics["train_loss"]):
                 history.diverged_epoch = history.epochs_done - 1
+                history.diverged_step = int(metrics["diverged_step"])
             if checkpoint is not None:
                 _save(checkpoint, state, history, self.config, hparams)
             if bar is not None:
@@ -395,6 +400,13 @@ class Trainer:
             bar.close()
         self.final_state = state
         return history
+
+
+def _first_bad_step(state, loss_sum, i, steps_per_epoch):
+    """The first update whose loss was not finite (-1 while there is none)."""
+    step = state["epoch"] * steps_per_epoch + i
+    first = (state["diverged_step"] < 0) & ~jnp.isfinite(loss_sum)
+    return jnp.where(first, step, state["diverged_step"]).astype(jnp.int32)
 
 
 def _is_hyperparams_state(x):

@@ -114,6 +114,7 @@ def test_divergence_is_reported_with_its_epoch_and_stops_the_run():
     h = train.make_train(_config(epochs=6), IONO)({**HP, "lr": 1e30}, 0)
     assert h.diverged_epoch is not None and h.epochs_done == h.diverged_epoch + 1 < 6
     assert not np.isfinite(h.train_loss[-1])
+    assert h.diverged_epoch * 9 <= h.diverged_step < (h.diverged_epoch + 1) * 9
 
 
 def test_reduce_on_plateau_on_validation_loss():
