@@ -1,0 +1,282 @@
+"""Sweeps: many hyperparameter configurations x seeds from ONE compiled training program.
+
+Because a :class:`jaxlr.train.Trainer`'s pieces are pure functions of
+``(hparams, key)`` with every number traced, a sweep is ``jax.vmap`` over a
+leading *member* axis (member = configuration x seed). Strategies:
+
+- ``vmap``: all members in one batched program;
+- ``chunked``: batches of ``chunk_size`` members, each the same compiled
+  program (the last chunk is padded), for bounded memory;
+- ``sequential``: one member after another through the single-run program,
+  compiled once (on XLA:CPU, vmapped conv nets run slower than one after
+  another; GUIDE section 5);
+- ``sharded``: the member axis split over the devices of a 1-D
+  ``jax.sharding.Mesh`` (all local devices by default; multi-host once
+  ``jax.distributed.initialize()`` has run).
+
+``strategy="auto"`` picks ``sequential`` for conv nets on CPU, ``sharded``
+when there are several devices, else ``vmap``.
+
+Results are stacked with axes ``[config, seed, epoch]``. A member whose loss
+stops being finite is marked with the first such update
+(``diverged_step``); members are independent computations, so it cannot
+disturb the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from typing import Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["SweepResult", "grid", "log_uniform", "sweep", "STRATEGIES"]
+
+STRATEGIES = ("auto", "vmap", "chunked", "sequential", "sharded")
+_METRICS = ("train_loss", "train_acc", "eval_loss", "eval_acc")
+
+
+def grid(**axes):
+    """The cartesian product of hyperparameter values, as a config table.
+
+    >>> grid(lr=[0.1, 0.01], momentum=[0.0, 0.9])["lr"].tolist()
+    [0.1, 0.1, 0.01, 0.01]
+    """
+    if not axes:
+        raise ValueError("jaxlr.sweep.grid: give at least one hyperparameter axis")
+    names = list(axes)
+    for name, values in axes.items():
+        if len(np.atleast_1d(values)) == 0:
+            raise ValueError(f"jaxlr.sweep.grid: {name} has no values")
+    rows = list(itertools.product(*(np.atleast_1d(axes[n]).tolist() for n in names)))
+    return {n: np.array([r[i] for r in rows], np.float64) for i, n in enumerate(names)}
+
+
+def log_uniform(seed, num, low, high, name="lr"):
+    """``num`` values drawn log-uniformly from ``[low, high]`` (seeded), as a config table."""
+    if not (0 < low < high):
+        raise ValueError(f"jaxlr.sweep.log_uniform: need 0 < low < high, got low={low!r}, "
+                         f"high={high!r}")
+    if num < 1:
+        raise ValueError(f"jaxlr.sweep.log_uniform: num must be >= 1, got {num!r}")
+    u = np.random.default_rng(seed).uniform(np.log(low), np.log(high), num)
+    return {name: np.exp(u)}
+
+
+@dataclasses.dataclass
+class SweepResult:
+    """Stacked metrics of a sweep: arrays ``[config, seed, epoch]``.
+
+    ``lr`` is ``[config, seed, epoch, step]``; ``diverged_step`` is
+    ``[config, seed]`` (-1: never diverged). ``configs`` holds the full
+    hyperparameters of each configuration; ``swept`` the names that vary.
+    """
+
+    swept: tuple
+    configs: list
+    seeds: list
+    train_loss: np.ndarray
+    train_acc: np.ndarray
+    eval_loss: np.ndarray
+    eval_acc: np.ndarray
+    lr: np.ndarray
+    diverged_step: np.ndarray
+    strategy: str
+    seconds: float
+
+    def final(self, metric="eval_acc"):
+        """``[config, seed]``: the metric after the last epoch (NaN once diverged)."""
+        values = getattr(self, metric)[..., -1].copy()
+        values[self.diverged_step >= 0] = np.nan
+        return values
+
+    def ranking(self, metric="eval_acc", higher_is_better=True):
+        """Configurations best first: ``(config, mean, std, diverged seeds)`` over seeds.
+
+        A configuration with any diverged seed ranks after all that never diverged.
+        """
+        final = self.final(metric)
+        rows = []
+        for k, config in enumerate(self.configs):
+            ok = final[k][np.isfinite(final[k])]
+            mean = float(ok.mean()) if len(ok) else float("nan")
+            std = float(ok.std(ddof=1)) if len(ok) > 1 else 0.0
+            rows.append((config, mean, std, int((self.diverged_step[k] >= 0).sum())))
+        sign = -1.0 if higher_is_better else 1.0
+        return sorted(rows, key=lambda r: (r[3] > 0, math.isnan(r[1]),
+                                           sign * (0.0 if math.isnan(r[1]) else r[1])))
+
+
+def _table(configs, base):
+    """Normalise configs (a dict of equal-length arrays, or a list of dicts) + base."""
+    if isinstance(configs, Mapping):
+        lengths = {n: len(np.atleast_1d(v)) for n, v in configs.items()}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"jaxlr.sweep: every swept hyperparameter needs the same number "
+                             f"of values, got {lengths}")
+        k = next(iter(lengths.values()))
+        rows = [{n: float(np.atleast_1d(v)[i]) for n, v in configs.items()} for i in range(k)]
+        swept = tuple(configs)
+    else:
+        rows = [dict(r) for r in configs]
+        swept = tuple(sorted({n for r in rows for n in r}))
+    if not rows:
+        raise ValueError("jaxlr.sweep: no configurations to run")
+    full = [{**dict(base or {}), **r} for r in rows]
+    names = set(full[0])
+    for r in full:
+        if set(r) != names:
+            raise ValueError(f"jaxlr.sweep: configurations name different hyperparameters: "
+                             f"{sorted(names)} vs {sorted(r)}")
+    return swept, full
+
+
+def _choose(trainer, strategy):
+    if strategy not in STRATEGIES:
+        raise ValueError(f"jaxlr.sweep: strategy must be one of {list(STRATEGIES)}, "
+                         f"got {strategy!r}")
+    if strategy != "auto":
+        return strategy
+    if jax.device_count() > 1:
+        return "sharded"
+    conv = trainer.config.model != "ionosphere_mlp"
+    return "sequential" if conv and jax.default_backend() == "cpu" else "vmap"
+
+
+def _stack(rows):
+    return {n: jnp.asarray([r[n] for r in rows], jnp.float32) for n in rows[0]}
+
+
+def _keys(seeds):
+    return jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+
+
+class _Batched:
+    """The trainer's pure pieces vmapped over the member axis, jitted once."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+        self.init = jax.jit(jax.vmap(trainer._init))
+        self.begin = jax.jit(jax.vmap(trainer._begin_epoch))
+        self.step = jax.jit(jax.vmap(trainer._step, in_axes=(0, None)))
+        self.epoch = jax.jit(jax.vmap(trainer._epoch))
+        self.end = jax.jit(jax.vmap(trainer._end_epoch))
+
+    def run(self, hparams, keys, sharding=None, bar=None):
+        state = self.init(hparams, keys)
+        if sharding is not None:
+            state = jax.device_put(state, sharding)
+        per_epoch = []
+        for _ in range(self.trainer.config.epochs):
+            state = self.begin(state)
+            if self.trainer.loop == "scan":
+                state = self.epoch(state)
+            else:
+                for i in range(self.trainer.steps_per_epoch):
+                    state = self.step(state, jnp.int32(i))
+            state, metrics = self.end(state)
+            per_epoch.append(metrics)
+            if bar is not None:
+                bar.update(1)
+        metrics = jax.device_get(per_epoch)
+        out = {k: np.stack([m[k] for m in metrics], axis=1) for k in (*_METRICS, "lr")}
+        out["diverged_step"] = np.asarray(metrics[-1]["diverged_step"])
+        return out
+
+
+def _pad(rows, keys, multiple):
+    extra = (-len(rows)) % multiple
+    if not extra:
+        return rows, keys
+    return rows + [rows[-1]] * extra, jnp.concatenate([keys, jnp.repeat(keys[-1:], extra, 0)])
+
+
+def sweep(trainer, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_size=64,
+          mesh=None, progress=False):
+    """Train every configuration for every seed; return a :class:`SweepResult`.
+
+    Args:
+      trainer: a :class:`jaxlr.train.Trainer` (``make_train(config, data)``).
+      configs: the swept hyperparameters: a dict name -> K values (e.g. from
+        :func:`grid` or :func:`log_uniform`), or a list of K dicts.
+      base: hyperparameters shared by every configuration (``configs`` wins).
+      seeds: seeds per configuration (``seed``, ``seed + 1``, ...).
+      seed: the first seed.
+      strategy: one of ``STRATEGIES``.
+      chunk_size: members per chunk for ``chunked``.
+      mesh: a 1-D ``jax.sharding.Mesh`` for ``sharded`` (default: all devices).
+      progress: show a progress bar.
+
+    Returns:
+      A :class:`SweepResult` with axes ``[config, seed, epoch]``.
+    """
+    swept, rows = _table(configs, base)
+    if seeds < 1:
+        raise ValueError(f"jaxlr.sweep: seeds must be >= 1, got {seeds!r}")
+    strategy = _choose(trainer, strategy)
+    seed_list = [seed + s for s in range(seeds)]
+    members = [r for r in rows for _ in seed_list]
+    keys = _keys([s for _ in rows for s in seed_list])
+    epochs = trainer.config.epochs
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        total = len(members) if strategy == "sequential" else epochs * (
+            math.ceil(len(members) / chunk_size) if strategy == "chunked" else 1)
+        bar = tqdm(total=total, desc=f"sweep ({strategy}, {len(members)} members)", leave=False)
+    start = time.perf_counter()
+    if strategy == "sequential":
+        out = _sequential(trainer, members, keys, bar)
+    elif strategy == "chunked":
+        if chunk_size < 1:
+            raise ValueError(f"jaxlr.sweep: chunk_size must be >= 1, got {chunk_size!r}")
+        batched, parts = _Batched(trainer), []
+        for lo in range(0, len(members), chunk_size):
+            part_rows, part_keys = _pad(members[lo:lo + chunk_size], keys[lo:lo + chunk_size],
+                                        chunk_size)
+            n = min(chunk_size, len(members) - lo)
+            res = batched.run(_stack(part_rows), part_keys, bar=bar)
+            parts.append({k: v[:n] for k, v in res.items()})
+        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    else:
+        batched, sharding, n = _Batched(trainer), None, len(members)
+        padded_rows, padded_keys = members, keys
+        if strategy == "sharded":
+            from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+            mesh = mesh or Mesh(np.array(jax.devices()), ("member",))
+            padded_rows, padded_keys = _pad(members, keys, mesh.size)
+            sharding = NamedSharding(mesh, PartitionSpec(mesh.axis_names[0]))
+        out = batched.run(_stack(padded_rows), padded_keys, sharding=sharding, bar=bar)
+        out = {k: v[:n] for k, v in out.items()}
+    if bar is not None:
+        bar.close()
+    seconds = time.perf_counter() - start
+    k, s = len(rows), len(seed_list)
+    shaped = {name: v.reshape(k, s, *v.shape[1:]) for name, v in out.items()}
+    return SweepResult(swept=swept, configs=rows, seeds=seed_list, strategy=strategy,
+                       seconds=seconds, **shaped)
+
+
+def _sequential(trainer, members, keys, bar):
+    e, steps = trainer.config.epochs, trainer.steps_per_epoch
+    out = {name: np.full((len(members), e), np.nan) for name in _METRICS}
+    out["lr"] = np.full((len(members), e, steps), np.nan)
+    out["diverged_step"] = np.full(len(members), -1, np.int64)
+    for m, (hparams, key) in enumerate(zip(members, keys)):
+        h = trainer(hparams, key)
+        for name in _METRICS:
+            values = np.asarray(getattr(h, name), dtype=float)
+            out[name][m, :len(values)] = values
+        out["lr"][m, :h.epochs_done] = np.asarray(h.lr, dtype=float)
+        if h.diverged_step is not None:
+            out["diverged_step"][m] = h.diverged_step
+        if bar is not None:
+            bar.update(1)
+    return out

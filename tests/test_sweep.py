@@ -1,0 +1,109 @@
+"""Sweeps: members equal their single runs, strategies agree, divergence is isolated."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import jaxlr
+from jaxlr import data, sweep, train
+
+IONO = data.load("ionosphere")
+
+
+def _trainer(epochs=3):
+    cfg = train.TrainConfig(
+        model="ionosphere_mlp", epochs=epochs, batch_size=28, optimizer="keras_sgd",
+        schedule=lambda h, info: jaxlr.inverse_time(h["lr"], h["decay"], 1.0))
+    return train.make_train(cfg, IONO)
+
+
+TRAINER = _trainer()
+BASE = {"momentum": 0.8}
+
+
+def test_vmap_members_equal_their_single_runs():
+    configs = sweep.grid(lr=[0.03, 0.1, 0.3], decay=[0.0, 0.002])
+    r = sweep.sweep(TRAINER, configs, base=BASE, seeds=2, seed=5, strategy="vmap")
+    assert r.eval_acc.shape == (6, 2, 3) and r.lr.shape == (6, 2, 3, 9)
+    for k, config in enumerate(r.configs):
+        for s, seed in enumerate(r.seeds):
+            single = TRAINER(config, seed)
+            np.testing.assert_allclose(r.train_loss[k, s], single.train_loss, rtol=2e-5)
+            np.testing.assert_allclose(r.eval_acc[k, s], single.eval_acc, atol=1e-6)
+            np.testing.assert_allclose(r.lr[k, s], single.lr, rtol=1e-6)
+
+
+def test_sequential_is_bit_identical_to_single_runs_and_chunked_matches_vmap():
+    configs = sweep.log_uniform(0, 5, 1e-3, 1.0)
+    seq = sweep.sweep(TRAINER, configs, base={**BASE, "decay": 0.0}, strategy="sequential")
+    for k, config in enumerate(seq.configs):
+        assert seq.train_loss[k, 0].tolist() == TRAINER(config, 0).train_loss
+    vm = sweep.sweep(TRAINER, configs, base={**BASE, "decay": 0.0}, strategy="vmap")
+    ch = sweep.sweep(TRAINER, configs, base={**BASE, "decay": 0.0}, strategy="chunked",
+                     chunk_size=2)
+    np.testing.assert_allclose(ch.train_loss, vm.train_loss, rtol=2e-5)
+    np.testing.assert_allclose(vm.train_loss, seq.train_loss, rtol=2e-5)
+
+
+def test_a_diverging_member_leaves_the_others_bit_identical():
+    calm = sweep.sweep(TRAINER, {"lr": [0.05, 0.1, 0.2]}, base={**BASE, "decay": 0.0},
+                       seeds=2, strategy="vmap")
+    hot = sweep.sweep(TRAINER, {"lr": [0.05, 0.1, 1e30]}, base={**BASE, "decay": 0.0},
+                      seeds=2, strategy="vmap")
+    assert (hot.diverged_step[2] >= 0).all() and (hot.diverged_step[:2] == -1).all()
+    for name in ("train_loss", "eval_loss", "eval_acc", "lr"):
+        assert np.array_equal(getattr(hot, name)[:2], getattr(calm, name)[:2]), name
+    assert np.isnan(hot.final()[2]).all()
+    best = hot.ranking()
+    assert best[-1][0]["lr"] == 1e30 and best[-1][3] == 2
+
+
+def test_ranking_orders_by_mean_over_seeds():
+    r = sweep.sweep(TRAINER, {"lr": [1e-4, 0.1]}, base={**BASE, "decay": 0.0}, seeds=2,
+                    strategy="vmap")
+    (first, mean, std, diverged), (second, *_) = r.ranking()
+    assert first["lr"] == 0.1 and second["lr"] == 1e-4 and diverged == 0
+    assert mean == pytest.approx(np.mean(r.final()[1]))
+
+
+def test_bad_sweeps_are_named():
+    with pytest.raises(ValueError, match="same number of values"):
+        sweep.sweep(TRAINER, {"lr": [0.1, 0.2], "decay": [0.0]}, base=BASE)
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        sweep.sweep(TRAINER, {"lr": [0.1]}, base={**BASE, "decay": 0.0}, strategy="pmap")
+    with pytest.raises(ValueError, match="need 0 < low < high"):
+        sweep.log_uniform(0, 4, 1.0, 0.1)
+    with pytest.raises(ValueError, match="seeds must be >= 1"):
+        sweep.sweep(TRAINER, {"lr": [0.1]}, base={**BASE, "decay": 0.0}, seeds=0)
+
+
+def test_sharded_over_8_devices_equals_unsharded():
+    script = textwrap.dedent("""
+        import jax, numpy as np, jaxlr
+        from jaxlr import data, sweep, train
+        assert jax.device_count() == 8, jax.devices()
+        cfg = train.TrainConfig(model="ionosphere_mlp", epochs=2, batch_size=28,
+                                optimizer="keras_sgd")
+        tr = train.make_train(cfg, data.load("ionosphere"))
+        configs = {"lr": list(np.geomspace(1e-3, 1.0, 5)) + [1e30]}
+        sh = sweep.sweep(tr, configs, base={"momentum": 0.8}, seeds=2, strategy="sharded")
+        un = sweep.sweep(tr, configs, base={"momentum": 0.8}, seeds=2, strategy="vmap")
+        assert sh.train_loss.shape == (6, 2, 2)
+        np.testing.assert_allclose(sh.train_loss[:5], un.train_loss[:5], rtol=2e-5)
+        np.testing.assert_allclose(sh.eval_acc[:5], un.eval_acc[:5], atol=1e-6)
+        assert (sh.diverged_step[5] >= 0).all() and (sh.diverged_step[:5] == -1).all()
+        for k in range(5):
+            single = tr(sh.configs[k], sh.seeds[1])
+            np.testing.assert_allclose(sh.train_loss[k, 1], single.train_loss, rtol=2e-5)
+        print("sharded ok")
+    """)
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
+               JAX_PLATFORMS="cpu")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "sharded ok" in done.stdout
