@@ -72,7 +72,8 @@ def log_uniform(seed, num, low, high, name="lr"):
 class SweepResult:
     """Stacked metrics of a sweep: arrays ``[config, seed, epoch]``.
 
-    ``lr`` is ``[config, seed, epoch, step]``; ``diverged_step`` is
+    ``lr`` and ``step_loss`` (each batch's loss) are ``[config, seed, epoch,
+    step]``; ``diverged_step`` is
     ``[config, seed]`` (-1: never diverged). ``configs`` holds the full
     hyperparameters of each configuration; ``swept`` the names that vary.
     """
@@ -85,6 +86,7 @@ class SweepResult:
     eval_loss: np.ndarray
     eval_acc: np.ndarray
     lr: np.ndarray
+    step_loss: np.ndarray
     diverged_step: np.ndarray
     strategy: str
     seconds: float
@@ -184,7 +186,8 @@ class _Batched:
             if bar is not None:
                 bar.update(1)
         metrics = jax.device_get(per_epoch)
-        out = {k: np.stack([m[k] for m in metrics], axis=1) for k in (*_METRICS, "lr")}
+        out = {k: np.stack([m[k] for m in metrics], axis=1) for k in metrics[0]
+               if k != "diverged_step"}
         out["diverged_step"] = np.asarray(metrics[-1]["diverged_step"])
         return out
 
@@ -268,6 +271,7 @@ def _sequential(trainer, members, keys, bar):
     e, steps = trainer.config.epochs, trainer.steps_per_epoch
     out = {name: np.full((len(members), e), np.nan) for name in _METRICS}
     out["lr"] = np.full((len(members), e, steps), np.nan)
+    out["step_loss"] = np.full((len(members), e, steps), np.nan)
     out["diverged_step"] = np.full(len(members), -1, np.int64)
     for m, (hparams, key) in enumerate(zip(members, keys)):
         h = trainer(hparams, key)
@@ -275,6 +279,7 @@ def _sequential(trainer, members, keys, bar):
             values = np.asarray(getattr(h, name), dtype=float)
             out[name][m, :len(values)] = values
         out["lr"][m, :h.epochs_done] = np.asarray(h.lr, dtype=float)
+        out["step_loss"][m, :h.epochs_done] = np.asarray(h.step_loss, dtype=float)
         if h.diverged_step is not None:
             out["diverged_step"][m] = h.diverged_step
         if bar is not None:

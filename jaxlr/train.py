@@ -204,10 +204,11 @@ class History:
     diverged_epoch: int | None = None
     eval_split: str = "test"
     diverged_step: int | None = None
+    step_loss: list = dataclasses.field(default_factory=list)  # [epoch, step] batch losses
 
     @classmethod
     def empty(cls, eval_split):
-        return cls([], [], [], [], [], [], None, eval_split, None)
+        return cls([], [], [], [], [], [], None, eval_split, None, [])
 
     @property
     def epochs_done(self):
@@ -277,7 +278,8 @@ class Trainer:
     def _zero_accumulators(self):
         return dict(order=jnp.zeros(self.steps_per_epoch * self.config.batch_size, jnp.int32),
                     loss_sum=jnp.zeros(()), correct_sum=jnp.zeros((), jnp.int32),
-                    lr=jnp.zeros(self.steps_per_epoch))
+                    lr=jnp.zeros(self.steps_per_epoch),
+                    step_loss=jnp.zeros(self.steps_per_epoch))
 
     def _begin_epoch(self, state):
         """Shuffle for this epoch (a function of the run key and the epoch only)."""
@@ -310,6 +312,7 @@ class Trainer:
                 "loss_sum": state["loss_sum"] + loss_sum,
                 "correct_sum": state["correct_sum"] + correct,
                 "lr": state["lr"].at[i].set(lr),
+                "step_loss": state["step_loss"].at[i].set(loss_sum / jnp.sum(mask)),
                 "diverged_step": _first_bad_step(state, loss_sum, i, self.steps_per_epoch)}
 
     def _epoch(self, state):
@@ -346,7 +349,8 @@ class Trainer:
         metrics = dict(diverged_step=state["diverged_step"],
                        train_loss=state["loss_sum"] / self.num_train,
                        train_acc=state["correct_sum"] / self.num_train,
-                       eval_loss=eval_loss, eval_acc=eval_acc, lr=state["lr"])
+                       eval_loss=eval_loss, eval_acc=eval_acc, lr=state["lr"],
+                       step_loss=state["step_loss"])
         return {**state, "opt_state": opt_state, "epoch": state["epoch"] + 1}, metrics
 
     # -- driver ---------------------------------------------------------------
@@ -383,7 +387,7 @@ class Trainer:
             state, metrics = self.run_epoch(state)
             metrics = jax.device_get(metrics)
             seconds = time.perf_counter() - start
-            for k in ("train_loss", "train_acc", "eval_loss", "eval_acc", "lr"):
+            for k in ("train_loss", "train_acc", "eval_loss", "eval_acc", "lr", "step_loss"):
                 getattr(history, k).append(np.asarray(metrics[k]).tolist())
             history.epoch_seconds.append(seconds)
             if not np.isfinite(metrics["train_loss"]):
