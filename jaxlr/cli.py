@@ -14,6 +14,8 @@ import ast
 import operator
 import sys
 
+import numpy as np
+
 import jaxlr
 
 
@@ -119,6 +121,83 @@ def _compare(args):
           "train_loss.png, eval_acc.png")
 
 
+def _sweep(args):
+    import json
+    import pathlib
+
+    from jaxlr import compare, sweep
+    from jaxlr._io import atomic_write_text
+    from jaxlr.comparisons import COMPARISONS
+    from jaxlr.plot import plot_sweep
+    from jaxlr.train import make_train
+
+    comparison = COMPARISONS[args.name]
+    run = compare.find_run(comparison, args.run)
+    axes = {}
+    if args.lr:
+        axes["lr"] = sweep.parse_values(args.lr)
+    for item in args.param or []:
+        name, sep, spec = item.partition("=")
+        if not sep:
+            raise ValueError(f"--param needs NAME=VALUES, got {item!r}")
+        axes[name] = sweep.parse_values(spec)
+    if not axes:
+        raise ValueError("nothing to sweep: give --lr and/or --param NAME=VALUES")
+    configs = sweep.log_uniform(args.random_seed, args.random, *axes["lr"][[0, -1]]) \
+        if args.random else sweep.grid(**axes)
+    out = pathlib.Path(args.out or f"experiments/results/{comparison.name}/sweep-{run.slug}")
+    command = "jaxlr sweep " + " ".join(args.argv)
+    ds = compare.load_data(comparison, args.dataset, args.data_dir, args.max_train)
+    key = json.dumps(dict(comparison=comparison.name, run=run.label, epochs=args.epochs,
+                          dataset=args.dataset, max_train=args.max_train, seeds=args.seeds,
+                          configs={k: np.asarray(v).tolist() for k, v in configs.items()}),
+                     sort_keys=True)
+    saved = out / "sweep.json"
+    if saved.is_file() and json.loads(saved.read_text()).get("key") == key:
+        result = sweep.from_json(json.loads(saved.read_text())["result"])
+        print(f"{saved}: already computed, re-rendering")
+    else:
+        trainer = make_train(compare.train_config(comparison, run, args.epochs), ds)
+        result = sweep.sweep(trainer, configs, base=run.hparams, seeds=args.seeds,
+                             seed=comparison.seed, strategy=args.strategy,
+                             chunk_size=args.chunk_size, progress=not args.no_progress)
+        atomic_write_text(saved, json.dumps({"key": key, "command": command,
+                                             "result": sweep.to_json(result)}))
+    split = ds.eval_split[2]
+    title = f"{comparison.name} / {run.label}: sweep of {', '.join(result.swept)}"
+    atomic_write_text(out / "ranking.md", sweep.ranking_markdown(result, title, command,
+                                                                 eval_split=split))
+    plot_sweep(result, out, title=title, eval_split=split)
+    best, mean, std, _ = result.ranking()[0]
+    print(f"best: {', '.join(f'{n}={best[n]:.4g}' for n in result.swept)}: {split} acc "
+          f"{mean:.4f} ± {std:.4f}; {len(result.configs)} configs x {len(result.seeds)} seeds "
+          f"in {result.seconds:.1f} s ({result.strategy}); wrote {out}/")
+
+
+def _lr_find(args):
+    import json
+    import pathlib
+
+    from jaxlr import compare, lr_find
+    from jaxlr._io import atomic_write_text
+    from jaxlr.comparisons import COMPARISONS
+
+    comparison = COMPARISONS[args.name]
+    run = compare.find_run(comparison, args.run)
+    ds = compare.load_data(comparison, args.dataset, args.data_dir, args.max_train)
+    result = lr_find.lr_find(compare.train_config(comparison, run), ds, base=run.hparams,
+                             min_lr=args.min_lr, max_lr=args.max_lr, num_steps=args.steps,
+                             seeds=args.seeds, seed=comparison.seed)
+    out = pathlib.Path(args.out or f"experiments/results/{comparison.name}/lr-find-{run.slug}")
+    result.plot(out / "lr_find.png", title=f"{comparison.name} / {run.label}: lr range test")
+    atomic_write_text(out / "lr_find.json", json.dumps({
+        "command": "jaxlr lr-find " + " ".join(args.argv), "steepest": result.steepest,
+        "valley": result.valley, "lrs": result.lrs.tolist(), "curve": result.curve.tolist(),
+        "stop_step": result.stop_step.tolist()}))
+    print(f"suggested lr: steepest {result.steepest:.3g}, valley {result.valley:.3g} "
+          f"({args.seeds} seed(s)); wrote {out}/lr_find.png")
+
+
 def _datasets(args):
     from jaxlr.data import describe
 
@@ -147,7 +226,7 @@ def build_parser():
     plot.add_argument("--label", action="append", help="legend label, once per EXPR in order")
     plot.add_argument("--log", action="store_true", help="log-scale learning-rate axis")
     plot.add_argument("--title", help="figure title")
-    plot.set_defaults(run=_plot)
+    plot.set_defaults(handler=_plot)
 
     from jaxlr.comparisons import COMPARISONS  # light: definitions only
 
@@ -172,25 +251,76 @@ def build_parser():
                          help="train on the first N examples only (a smaller run)")
     compare.add_argument("--no-progress", action="store_true", help="no progress bars")
     compare.add_argument("--list", action="store_true", help="list the comparisons and exit")
-    compare.set_defaults(run=_compare)
+    compare.set_defaults(handler=_compare)
+
+    sweep = sub.add_parser(
+        "sweep", help="train many lrs / hyperparameters x seeds of a comparison's run at once",
+        description="Sweep hyperparameters of one run of a comparison (default: its first run) "
+                    "in one compiled program, and write sweep.json, ranking.md and plots "
+                    "(final accuracy vs lr, a heatmap for two hyperparameters, learning curves). "
+                    "A finished sweep is not recomputed when run again.",
+        epilog="examples:\n  jaxlr sweep ionosphere --lr 1e-4:1:log:32 --seeds 3\n"
+               "  jaxlr sweep ionosphere --run time-based --lr 1e-3:1:log:40 "
+               "--param decay=0:0.02:lin:25\n"
+               "  jaxlr sweep adam-lr --lr 1e-5:1e-1 --random 32 --data-dir ../shared/data",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sweep.add_argument("name", choices=sorted(COMPARISONS), help="which comparison")
+    sweep.add_argument("--run", help="which run of it (label; default: the first)")
+    sweep.add_argument("--lr", help="lr values: LOW:HIGH:log:N, LOW:HIGH:lin:N or V1,V2,...")
+    sweep.add_argument("--param", action="append", metavar="NAME=VALUES",
+                       help="another hyperparameter to sweep (grid product), same syntax")
+    sweep.add_argument("--random", type=int, metavar="N",
+                       help="instead of a grid, N log-uniform samples between the --lr ends")
+    sweep.add_argument("--random-seed", type=int, default=0, help="seed of --random")
+    sweep.add_argument("--seeds", type=int, default=1, help="seeds per configuration")
+    sweep.add_argument("--strategy", default="auto",
+                       choices=["auto", "vmap", "chunked", "sequential", "sharded"])
+    sweep.add_argument("--chunk-size", type=int, default=64, help="members per chunk")
+    sweep.add_argument("--epochs", type=int, help="override the number of epochs")
+    sweep.add_argument("--dataset", help="override the dataset")
+    sweep.add_argument("--data-dir", help="directory with the dataset files")
+    sweep.add_argument("--max-train", type=int, help="train on the first N examples only")
+    sweep.add_argument("--out", help="output directory")
+    sweep.add_argument("--no-progress", action="store_true")
+    sweep.set_defaults(handler=_sweep)
+
+    finder = sub.add_parser(
+        "lr-find", help="learning-rate range test (Smith 2017) with a suggested lr",
+        description="Ramp the lr exponentially over --steps updates of a comparison's run, "
+                    "plot the smoothed loss against the lr and suggest an lr (steepest "
+                    "descent, and fastai's valley).",
+        epilog="example:\n  jaxlr lr-find ionosphere --seeds 3",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    finder.add_argument("name", choices=sorted(COMPARISONS), help="which comparison")
+    finder.add_argument("--run", help="which run of it (label; default: the first)")
+    finder.add_argument("--min-lr", type=float, default=1e-7)
+    finder.add_argument("--max-lr", type=float, default=10.0)
+    finder.add_argument("--steps", type=int, default=100, help="updates in the ramp")
+    finder.add_argument("--seeds", type=int, default=1, help="seeds (one vmapped program)")
+    finder.add_argument("--dataset", help="override the dataset")
+    finder.add_argument("--data-dir", help="directory with the dataset files")
+    finder.add_argument("--max-train", type=int, help="train on the first N examples only")
+    finder.add_argument("--out", help="output directory")
+    finder.set_defaults(handler=_lr_find)
 
     datasets = sub.add_parser("datasets", help="show which datasets are found where",
                               description="For each dataset, where it would be loaded from, "
                                           "or what is missing.")
     datasets.add_argument("--data-dir", help="directory with dataset files "
                                              "(default $JAXLR_DATA_DIR)")
-    datasets.set_defaults(run=_datasets)
+    datasets.set_defaults(handler=_datasets)
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)[1:]
     if args.command is None:
         parser.print_help()
         return 0
     try:
-        args.run(args)
+        args.handler(args)
     except (ValueError, TypeError) as e:
         print(f"jaxlr {args.command}: error: {e}", file=sys.stderr)
         return 2

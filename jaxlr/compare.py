@@ -108,6 +108,46 @@ def _device():
     return f"{d.platform.upper()}: {getattr(d, 'device_kind', str(d))} x{jax.device_count()}"
 
 
+def _epochs(comparison, epochs):
+    if epochs is not None and epochs < 1:
+        raise ValueError(f"jaxlr: epochs must be >= 1, got {epochs!r}")
+    return epochs or comparison.epochs
+
+
+def load_data(comparison, dataset=None, data_dir=None, max_train=None):
+    """The comparison's dataset (or ``dataset``), optionally its first ``max_train`` examples."""
+    from jaxlr import data as data_lib
+
+    ds = data_lib.load(dataset or comparison.dataset, data_dir)
+    if max_train is not None:
+        if max_train < 1:
+            raise ValueError(f"jaxlr: max_train must be >= 1, got {max_train!r}")
+        ds = dataclasses.replace(ds, x_train=ds.x_train[:max_train],
+                                 y_train=ds.y_train[:max_train])
+    return ds
+
+
+def train_config(comparison, run, epochs=None):
+    """The :class:`jaxlr.train.TrainConfig` of one run of a comparison."""
+    from jaxlr.train import TrainConfig
+
+    return TrainConfig(model=comparison.model, epochs=_epochs(comparison, epochs),
+                       batch_size=comparison.batch_size, optimizer=run.optimizer,
+                       nesterov=run.nesterov, schedule=run.schedule, plateau=run.plateau,
+                       name=f"{comparison.name}/{run.label}")
+
+
+def find_run(comparison, label=None):
+    """A run of a comparison by label (default: the first)."""
+    if label is None:
+        return comparison.runs[0]
+    for run in comparison.runs:
+        if run.label == label:
+            return run
+    raise ValueError(f"jaxlr: {comparison.name} has no run {label!r}; runs: "
+                     f"{[r.label for r in comparison.runs]}")
+
+
 def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=None, out=None,
                    max_train=None, progress=True, log=print, command=None):
     """Train every run of ``comparison`` for ``seeds`` seeds and write the results.
@@ -129,22 +169,14 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
     Returns:
       A dict ``label -> list of History`` (one per seed).
     """
-    from jaxlr import data as data_lib
-    from jaxlr.train import History, TrainConfig, make_train
+    from jaxlr.train import History, make_train
 
     if seeds < 1:
         raise ValueError(f"jaxlr compare: seeds must be >= 1, got {seeds!r}")
-    if epochs is not None and epochs < 1:
-        raise ValueError(f"jaxlr compare: epochs must be >= 1, got {epochs!r}")
-    epochs = epochs or comparison.epochs
+    epochs = _epochs(comparison, epochs)
     dataset_name = dataset or comparison.dataset
     out = pathlib.Path(out or pathlib.Path("experiments") / "results" / comparison.name)
-    ds = data_lib.load(dataset_name, data_dir)
-    if max_train is not None:
-        if max_train < 1:
-            raise ValueError(f"jaxlr compare: max_train must be >= 1, got {max_train!r}")
-        ds = dataclasses.replace(ds, x_train=ds.x_train[:max_train],
-                                 y_train=ds.y_train[:max_train])
+    ds = load_data(comparison, dataset, data_dir, max_train)
     if command is None:
         command = " ".join(["jaxlr compare", comparison.name]
                            + [f"--{k.replace('_', '-')} {v}" for k, v in
@@ -160,10 +192,7 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
 
     histories, wall = {}, {}
     for run in comparison.runs:
-        config = TrainConfig(model=comparison.model, epochs=epochs,
-                             batch_size=comparison.batch_size, optimizer=run.optimizer,
-                             nesterov=run.nesterov, schedule=run.schedule, plateau=run.plateau,
-                             name=f"{comparison.name}/{run.label}")
+        config = train_config(comparison, run, epochs)
         trainer = None
         histories[run.label], wall[run.label] = [], 0.0
         for s in range(seeds):

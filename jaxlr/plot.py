@@ -127,3 +127,108 @@ def _png_bytes(fig):
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+def _log_axis(values):
+    values = np.asarray(values, float)
+    return bool(np.all(values > 0) and values.max() / values.min() > 20)
+
+
+def plot_sweep(result, out, metric="eval_acc", title="sweep", eval_split="test"):
+    """Figures of a :class:`jaxlr.sweep.SweepResult`, written into ``out``.
+
+    - one swept hyperparameter: ``final.png``, the final metric against it
+      (log axis when it spans decades), mean over seeds with a min-max band,
+      diverged configurations marked at the bottom;
+    - two: ``heatmap.png`` of the mean final metric;
+    - always ``curves.png``: the metric per epoch for every configuration
+      (mean over seeds), coloured by the first swept hyperparameter.
+
+    Returns the list of files written.
+    """
+    import pathlib
+
+    from matplotlib import colormaps
+    from matplotlib.colors import LogNorm, Normalize
+
+    out = pathlib.Path(out)
+    final = result.final(metric)
+    label = f"final {eval_split} {metric.split('_', 1)[1]}" if "_" in metric else metric
+    written = []
+    names = list(result.swept)
+    if len(names) == 1:
+        name = names[0]
+        x = np.array([c[name] for c in result.configs])
+        order = np.argsort(x)
+        fig = Figure(figsize=(8, 4.2), dpi=120, layout="constrained")
+        ax = fig.add_subplot()
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(np.where(np.isfinite(final), final, np.nan), 1)
+        ax.plot(x[order], mean[order], marker="o", markersize=3, label="mean over seeds")
+        if final.shape[1] > 1:
+            lo, hi = np.nanmin(final, 1), np.nanmax(final, 1)
+            ax.fill_between(x[order], lo[order], hi[order], alpha=0.25, linewidth=0,
+                            label="min-max over seeds")
+        diverged = (result.diverged_step >= 0).any(1)
+        if diverged.any():
+            bottom = np.nanmin(final) if np.isfinite(final).any() else 0.0
+            ax.scatter(x[diverged], np.full(diverged.sum(), bottom), marker="x", color="C3",
+                       label="diverged")
+        if _log_axis(x):
+            ax.set_xscale("log")
+        ax.set_xlabel(name)
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3, which="both")
+        ax.legend(fontsize="small")
+        ax.set_title(title)
+        atomic_write_bytes(out / "final.png", _png_bytes(fig))
+        written.append(out / "final.png")
+    elif len(names) == 2:
+        a, b = names
+        xs = sorted({c[a] for c in result.configs})
+        ys = sorted({c[b] for c in result.configs})
+        grid = np.full((len(ys), len(xs)), np.nan)
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(np.where(np.isfinite(final), final, np.nan), 1)
+        for k, c in enumerate(result.configs):
+            grid[ys.index(c[b]), xs.index(c[a])] = mean[k]
+        fig = Figure(figsize=(8, 5.5), dpi=120, layout="constrained")
+        ax = fig.add_subplot()
+        image = ax.pcolormesh(np.arange(len(xs) + 1), np.arange(len(ys) + 1), grid,
+                              cmap="viridis", shading="flat")
+        fig.colorbar(image, ax=ax, label=f"{label} (mean over seeds; blank: diverged)")
+        for axis, values, set_ticks, set_labels in ((a, xs, ax.set_xticks, ax.set_xticklabels),
+                                                    (b, ys, ax.set_yticks, ax.set_yticklabels)):
+            step = max(1, len(values) // 8)
+            idx = np.arange(0, len(values), step)
+            set_ticks(idx + 0.5)
+            set_labels([f"{values[i]:.3g}" for i in idx])
+        ax.set_xlabel(a)
+        ax.set_ylabel(b)
+        ax.set_title(title)
+        atomic_write_bytes(out / "heatmap.png", _png_bytes(fig))
+        written.append(out / "heatmap.png")
+
+    fig = Figure(figsize=(8, 4.2), dpi=120, layout="constrained")
+    ax = fig.add_subplot()
+    first = names[0] if names else None
+    values = np.array([c[first] for c in result.configs]) if first else np.zeros(len(final))
+    norm = (LogNorm if _log_axis(values) else Normalize)(values.min(), max(values.max(),
+                                                                           values.min() + 1e-12))
+    cmap = colormaps["viridis"]
+    epochs = np.arange(1, getattr(result, metric).shape[2] + 1)
+    with np.errstate(all="ignore"):
+        curves = np.nanmean(getattr(result, metric), 1)
+    for k in range(len(result.configs)):
+        ax.plot(epochs, curves[k], color=cmap(norm(values[k])), linewidth=1, alpha=0.8)
+    if first:
+        from matplotlib.cm import ScalarMappable
+
+        fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=first)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(label.replace("final ", ""))
+    ax.grid(True, alpha=0.3)
+    ax.set_title(f"{title}: learning curves")
+    atomic_write_bytes(out / "curves.png", _png_bytes(fig))
+    written.append(out / "curves.png")
+    return written

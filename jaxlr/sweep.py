@@ -285,3 +285,67 @@ def _sequential(trainer, members, keys, bar):
         if bar is not None:
             bar.update(1)
     return out
+
+
+def parse_values(spec):
+    """Values from ``LOW:HIGH:log:N``, ``LOW:HIGH:lin:N``, ``V1,V2,...`` or
+    ``LOW:HIGH`` (the two ends, e.g. the range of a random search).
+
+    >>> parse_values("1e-3:1:log:4").round(6).tolist()
+    [0.001, 0.01, 0.1, 1.0]
+    """
+    parts = spec.split(":")
+    try:
+        if len(parts) == 4:
+            low, high, kind, num = float(parts[0]), float(parts[1]), parts[2], int(parts[3])
+            if num < 1:
+                raise ValueError
+            if kind == "log":
+                if not 0 < low <= high:
+                    raise ValueError
+                return np.geomspace(low, high, num)
+            if kind == "lin":
+                return np.linspace(low, high, num)
+            raise ValueError
+        if len(parts) == 2:
+            return np.array([float(parts[0]), float(parts[1])])
+        if len(parts) == 1:
+            return np.array([float(v) for v in spec.split(",")])
+    except ValueError:
+        pass
+    raise ValueError(f"not a value list: {spec!r} (use LOW:HIGH:log:N with 0 < LOW <= HIGH, "
+                     "LOW:HIGH:lin:N, V1,V2,... or LOW:HIGH)")
+
+
+def to_json(result):
+    """A JSON-able dict of a :class:`SweepResult` (arrays as nested lists)."""
+    out = {}
+    for f in dataclasses.fields(result):
+        v = getattr(result, f.name)
+        out[f.name] = np.asarray(v).tolist() if isinstance(v, np.ndarray) else v
+    out["swept"] = list(result.swept)
+    return out
+
+
+def from_json(d):
+    d = dict(d)
+    for name in (*_METRICS, "lr", "step_loss", "diverged_step"):
+        d[name] = np.asarray(d[name], dtype=np.int64 if name == "diverged_step" else float)
+    d["swept"] = tuple(d["swept"])
+    return SweepResult(**d)
+
+
+def ranking_markdown(result, title, command, metric="eval_acc", eval_split="test", top=None):
+    """The ranked configurations as a Markdown table."""
+    rows = result.ranking(metric)
+    names = list(result.swept)
+    lines = [f"# {title}", "", f"`{command}`", "",
+             f"{len(result.configs)} configurations x {len(result.seeds)} seed(s), strategy "
+             f"`{result.strategy}`, {result.seconds:.1f} s; final {eval_split} accuracy, mean ± "
+             "sample std over seeds; diverged seeds excluded from the mean.", "",
+             "| rank | " + " | ".join(names) + " | mean | std | diverged seeds |",
+             "| ---: | " + " | ".join("---:" for _ in names) + " | ---: | ---: | ---: |"]
+    for i, (config, mean, std, diverged) in enumerate(rows[:top] if top else rows, 1):
+        values = " | ".join(f"{config[n]:.4g}" for n in names)
+        lines.append(f"| {i} | {values} | {mean:.4f} | {std:.4f} | {diverged} |")
+    return "\n".join(lines) + "\n"

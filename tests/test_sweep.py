@@ -107,3 +107,44 @@ def test_sharded_over_8_devices_equals_unsharded():
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "sharded ok" in done.stdout
+
+
+def test_parse_values():
+    np.testing.assert_allclose(sweep.parse_values("1e-3:1:log:4"), [1e-3, 1e-2, 1e-1, 1.0])
+    np.testing.assert_allclose(sweep.parse_values("0:1:lin:3"), [0, 0.5, 1])
+    np.testing.assert_allclose(sweep.parse_values("0.1,0.3"), [0.1, 0.3])
+    np.testing.assert_allclose(sweep.parse_values("1e-5:1e-1"), [1e-5, 1e-1])
+    for bad in ("0:1:log:3", "1:2:cubic:3", "a,b", "1:2:log"):
+        with pytest.raises(ValueError, match="not a value list"):
+            sweep.parse_values(bad)
+
+
+def test_sweep_and_lr_find_commands(tmp_path, monkeypatch, capsys):
+    from jaxlr.cli import main
+
+    out = tmp_path / "sweep"
+    args = ["sweep", "ionosphere", "--run", "time-based", "--lr", "1e-3:1:log:4",
+            "--param", "decay=0,0.01", "--seeds", "2", "--epochs", "2", "--out", str(out),
+            "--no-progress"]
+    assert main(args) == 0
+    for name in ("sweep.json", "ranking.md", "heatmap.png", "curves.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert "| rank | lr | decay |" in (out / "ranking.md").read_text()
+    assert "best: lr=" in capsys.readouterr().out
+
+    def no_training(*a, **k):
+        raise AssertionError("recomputed a finished sweep")
+
+    monkeypatch.setattr("jaxlr.sweep.sweep", no_training)
+    assert main(args) == 0
+    assert "already computed" in capsys.readouterr().out
+    monkeypatch.undo()
+
+    assert main(["sweep", "ionosphere", "--lr", "1e-3:1", "--random", "5", "--epochs", "1",
+                 "--out", str(tmp_path / "random"), "--no-progress"]) == 0
+    assert (tmp_path / "random" / "final.png").is_file()
+    assert main(["lr-find", "ionosphere", "--steps", "30", "--out", str(tmp_path / "lf")]) == 0
+    assert (tmp_path / "lf" / "lr_find.png").is_file()
+    assert "suggested lr: steepest" in capsys.readouterr().out
+    assert main(["sweep", "ionosphere", "--out", str(tmp_path / "x")]) == 2
+    assert "nothing to sweep" in capsys.readouterr().err
