@@ -149,7 +149,7 @@ def find_run(comparison, label=None):
 
 
 def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=None, out=None,
-                   max_train=None, progress=True, log=print, command=None):
+                   max_train=None, progress=True, log=print, command=None, strategy="auto"):
     """Train every run of ``comparison`` for ``seeds`` seeds and write the results.
 
     Args:
@@ -165,10 +165,14 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
       log: where to print one line per finished run.
       command: the command line that ran this, for the records (default: the
         ``jaxlr compare`` line equivalent to these arguments).
+      strategy: how several seeds run (``jaxlr.sweep.STRATEGIES``): ``auto``
+        vmaps them into one program where that is faster (MLPs, accelerators)
+        and runs them one after another (with per-epoch checkpoints) otherwise.
 
     Returns:
       A dict ``label -> list of History`` (one per seed).
     """
+    from jaxlr import sweep as sweep_lib
     from jaxlr.train import History, make_train
 
     if seeds < 1:
@@ -192,36 +196,48 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
 
     histories, wall = {}, {}
     for run in comparison.runs:
-        config = train_config(comparison, run, epochs)
         trainer = None
-        histories[run.label], wall[run.label] = [], 0.0
-        for s in range(seeds):
-            seed = comparison.seed + s
-            stem = f"{run.slug}-seed{seed}"
-            result_path = out / "runs" / f"{stem}.json"
-            key = json.dumps(dict({k: v for k, v in settings.items() if k != "command"},
-                                  run=run.label, hparams=dict(run.hparams),
-                                  description=run.description, seed=seed), sort_keys=True)
-            if result_path.is_file():
-                saved = json.loads(result_path.read_text())
-                if saved.get("key") == key:
-                    histories[run.label].append(History.from_dict(saved["history"]))
-                    wall[run.label] += saved["seconds"]
-                    continue
-            trainer = trainer or make_train(config, ds)
-            history = trainer(run.hparams, seed, progress=progress,
-                              checkpoint=out / "checkpoints" / f"{stem}.msgpack")
+        histories[run.label], wall[run.label] = {}, 0.0
+        keys, missing = {}, []
+        for seed in range(comparison.seed, comparison.seed + seeds):
+            keys[seed] = json.dumps(dict({k: v for k, v in settings.items() if k != "command"},
+                                         run=run.label, hparams=dict(run.hparams),
+                                         description=run.description, seed=seed),
+                                    sort_keys=True)
+            path = out / "runs" / f"{run.slug}-seed{seed}.json"
+            saved = json.loads(path.read_text()) if path.is_file() else {}
+            if saved.get("key") == keys[seed]:
+                histories[run.label][seed] = History.from_dict(saved["history"])
+                wall[run.label] += saved["seconds"]
+            else:
+                missing.append(seed)
+        if missing:
+            trainer = make_train(train_config(comparison, run, epochs), ds)
+        if len(missing) > 1 and sweep_lib._choose(trainer, strategy) in ("vmap", "sharded"):
+            # all missing seeds as one vmapped program
+            result = sweep_lib.sweep(trainer, [dict(run.hparams)], seeds=missing,
+                                     strategy=strategy, progress=progress)
+            done = [(seed, sweep_lib.member_history(result, 0, i, trainer.steps_per_epoch,
+                                                    ds.eval_split[2]))
+                    for i, seed in enumerate(missing)]
+        else:
+            done = ((seed, trainer(run.hparams, seed, progress=progress,
+                                   checkpoint=out / "checkpoints" /
+                                   f"{run.slug}-seed{seed}.msgpack")) for seed in missing)
+        for seed, history in done:
             # all epochs, also those before an interruption; compilation included
             seconds = float(sum(history.epoch_seconds))
-            _write_text(result_path, json.dumps({"key": key, "seconds": seconds,
-                                                 "history": history.to_dict()}))
-            (out / "checkpoints" / f"{stem}.msgpack").unlink(missing_ok=True)
-            histories[run.label].append(history)
+            _write_text(out / "runs" / f"{run.slug}-seed{seed}.json",
+                        json.dumps({"key": keys[seed], "seconds": seconds,
+                                    "history": history.to_dict()}))
+            (out / "checkpoints" / f"{run.slug}-seed{seed}.msgpack").unlink(missing_ok=True)
+            histories[run.label][seed] = history
             wall[run.label] += seconds
             status = (f"diverged at epoch {history.diverged_epoch}"
                       if history.diverged_epoch is not None else
                       f"{history.eval_split} acc {history.eval_acc[-1]:.4f}")
             log(f"{comparison.name}: {run.label} seed {seed}: {status} ({seconds:.1f} s)")
+        histories[run.label] = [histories[run.label][s] for s in sorted(histories[run.label])]
     _write_results(comparison, settings, histories, wall, out)
     return histories
 

@@ -208,7 +208,8 @@ def sweep(trainer, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_s
       configs: the swept hyperparameters: a dict name -> K values (e.g. from
         :func:`grid` or :func:`log_uniform`), or a list of K dicts.
       base: hyperparameters shared by every configuration (``configs`` wins).
-      seeds: seeds per configuration (``seed``, ``seed + 1``, ...).
+      seeds: seeds per configuration (``seed``, ``seed + 1``, ...), or a list
+        of seeds.
       seed: the first seed.
       strategy: one of ``STRATEGIES``.
       chunk_size: members per chunk for ``chunked``.
@@ -219,10 +220,15 @@ def sweep(trainer, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_s
       A :class:`SweepResult` with axes ``[config, seed, epoch]``.
     """
     swept, rows = _table(configs, base)
-    if seeds < 1:
-        raise ValueError(f"jaxlr.sweep: seeds must be >= 1, got {seeds!r}")
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError(f"jaxlr.sweep: seeds must be >= 1, got {seeds!r}")
+        seed_list = [seed + s for s in range(seeds)]
+    else:
+        seed_list = [int(s) for s in seeds]
+        if not seed_list:
+            raise ValueError("jaxlr.sweep: seeds must not be empty")
     strategy = _choose(trainer, strategy)
-    seed_list = [seed + s for s in range(seeds)]
     members = [r for r in rows for _ in seed_list]
     keys = _keys([s for _ in rows for s in seed_list])
     epochs = trainer.config.epochs
@@ -265,6 +271,28 @@ def sweep(trainer, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_s
     shaped = {name: v.reshape(k, s, *v.shape[1:]) for name, v in out.items()}
     return SweepResult(swept=swept, configs=rows, seeds=seed_list, strategy=strategy,
                        seconds=seconds, **shaped)
+
+
+def member_history(result, k, s, steps_per_epoch, eval_split="test"):
+    """Configuration ``k``, seed index ``s`` of a sweep as a :class:`jaxlr.train.History`.
+
+    A diverged member's history stops at the epoch it diverged in, as a single
+    run's does; ``epoch_seconds`` share the sweep's wall time equally.
+    """
+    from jaxlr.train import History
+
+    step = int(result.diverged_step[k, s])
+    epochs = result.train_loss.shape[2] if step < 0 else step // steps_per_epoch + 1
+    share = result.seconds / (result.train_loss.shape[0] * result.train_loss.shape[1]
+                              * result.train_loss.shape[2])
+    return History(
+        train_loss=result.train_loss[k, s, :epochs].tolist(),
+        train_acc=result.train_acc[k, s, :epochs].tolist(),
+        eval_loss=result.eval_loss[k, s, :epochs].tolist(),
+        eval_acc=result.eval_acc[k, s, :epochs].tolist(), lr=result.lr[k, s, :epochs].tolist(),
+        epoch_seconds=[share] * epochs, diverged_epoch=None if step < 0 else epochs - 1,
+        eval_split=eval_split, diverged_step=None if step < 0 else step,
+        step_loss=result.step_loss[k, s, :epochs].tolist())
 
 
 def _sequential(trainer, members, keys, bar):

@@ -67,3 +67,28 @@ def test_list_and_datasets_commands(capsys):
     assert "d2l" in capsys.readouterr().out
     assert main(["datasets"]) == 0
     assert "ionosphere" in capsys.readouterr().out
+
+
+def test_seeds_run_as_one_vmapped_program_equal_single_runs(tmp_path, monkeypatch):
+    from jaxlr import sweep, train
+
+    c = COMPARISONS["ionosphere"]
+    calls = []
+    original = sweep.sweep
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["seeds"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(sweep, "sweep", spy)
+    histories = compare.run_comparison(c, epochs=2, seeds=3, out=tmp_path, progress=False,
+                                       log=lambda *_: None)
+    assert calls == [[7, 8, 9]] * 4  # one program per run, the three seeds together
+    run = c.runs[1]
+    single = train.make_train(compare.train_config(c, run, 2), compare.load_data(c))
+    for i, seed in enumerate((7, 8, 9)):
+        alone = single(run.hparams, seed)
+        import numpy as np
+
+        np.testing.assert_allclose(histories[run.label][i].train_loss, alone.train_loss,
+                                   rtol=2e-5)
