@@ -152,17 +152,21 @@ def _sweep(args):
                           dataset=args.dataset, max_train=args.max_train, seeds=args.seeds,
                           configs={k: np.asarray(v).tolist() for k, v in configs.items()}),
                      sort_keys=True)
-    saved = out / "sweep.json"
-    if saved.is_file() and json.loads(saved.read_text()).get("key") == key:
-        result = sweep.from_json(json.loads(saved.read_text())["result"])
-        print(f"{saved}: already computed, re-rendering")
-    else:
+    saved = out / "sweep.npz"
+    result = None
+    if saved.is_file():
+        result, saved_key = sweep.load(saved)
+        if saved_key == key:
+            print(f"{saved}: already computed, re-rendering")
+        else:
+            result = None
+    if result is None:
         trainer = make_train(compare.train_config(comparison, run, args.epochs), ds)
         result = sweep.sweep(trainer, configs, base=run.hparams, seeds=args.seeds,
                              seed=comparison.seed, strategy=args.strategy,
                              chunk_size=args.chunk_size, progress=not args.no_progress)
-        atomic_write_text(saved, json.dumps({"key": key, "command": command,
-                                             "result": sweep.to_json(result)}))
+        sweep.save(result, saved, key)
+    atomic_write_text(out / "sweep.csv", sweep.table_csv(result))
     split = ds.eval_split[2]
     title = f"{comparison.name} / {run.label}: sweep of {', '.join(result.swept)}"
     atomic_write_text(out / "ranking.md", sweep.ranking_markdown(result, title, command,

@@ -345,26 +345,49 @@ def parse_values(spec):
                      "LOW:HIGH:lin:N, V1,V2,... or LOW:HIGH)")
 
 
-def to_json(result):
-    """A JSON-able dict of a :class:`SweepResult` (arrays as nested lists)."""
-    out = {}
-    for f in dataclasses.fields(result):
-        v = getattr(result, f.name)
-        out[f.name] = np.asarray(v).tolist() if isinstance(v, np.ndarray) else v
-    out["swept"] = list(result.swept)
-    return out
+def save(result, path, key=""):
+    """Write a :class:`SweepResult` to a compressed ``.npz`` (atomically)."""
+    import io
+    import json
+
+    from jaxlr._io import atomic_write_bytes
+
+    arrays = {name: np.asarray(getattr(result, name), np.float32)
+              for name in (*_METRICS, "lr", "step_loss")}
+    meta = dict(key=key, swept=list(result.swept), configs=result.configs, seeds=result.seeds,
+                strategy=result.strategy, seconds=result.seconds)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, diverged_step=result.diverged_step, meta=json.dumps(meta), **arrays)
+    atomic_write_bytes(path, buf.getvalue())
 
 
-def from_json(d):
-    d = dict(d)
-    for name in (*_METRICS, "lr", "step_loss", "diverged_step"):
-        d[name] = np.asarray(d[name], dtype=np.int64 if name == "diverged_step" else float)
-    d["swept"] = tuple(d["swept"])
-    return SweepResult(**d)
+def load(path):
+    """``(result, key)`` from :func:`save`'s file."""
+    import json
+
+    with np.load(path) as f:
+        meta = json.loads(str(f["meta"]))
+        arrays = {name: f[name].astype(np.float64) for name in (*_METRICS, "lr", "step_loss")}
+        diverged = f["diverged_step"]
+    key = meta.pop("key")
+    meta["swept"] = tuple(meta["swept"])
+    return SweepResult(diverged_step=diverged, **arrays, **meta), key
 
 
-def ranking_markdown(result, title, command, metric="eval_acc", eval_split="test", top=None):
-    """The ranked configurations as a Markdown table."""
+def table_csv(result, metric="eval_acc"):
+    """One row per configuration and seed: hyperparameters, final metric, diverged step."""
+    names = list(result.configs[0])
+    lines = [",".join([*names, "seed", f"final_{metric}", "diverged_step"])]
+    final = getattr(result, metric)[..., -1]
+    for k, config in enumerate(result.configs):
+        for s, seed in enumerate(result.seeds):
+            lines.append(",".join([*(f"{config[n]:.6g}" for n in names), str(seed),
+                                   f"{final[k, s]:.6g}", str(int(result.diverged_step[k, s]))]))
+    return "\n".join(lines) + "\n"
+
+
+def ranking_markdown(result, title, command, metric="eval_acc", eval_split="test", top=50):
+    """The ranked configurations as a Markdown table (the ``top`` best)."""
     rows = result.ranking(metric)
     names = list(result.swept)
     lines = [f"# {title}", "", f"`{command}`", "",
@@ -376,4 +399,6 @@ def ranking_markdown(result, title, command, metric="eval_acc", eval_split="test
     for i, (config, mean, std, diverged) in enumerate(rows[:top] if top else rows, 1):
         values = " | ".join(f"{config[n]:.4g}" for n in names)
         lines.append(f"| {i} | {values} | {mean:.4f} | {std:.4f} | {diverged} |")
+    if top and len(rows) > top:
+        lines += ["", f"{len(rows) - top} more in `sweep.csv` (every configuration and seed)."]
     return "\n".join(lines) + "\n"

@@ -127,9 +127,10 @@ def test_sweep_and_lr_find_commands(tmp_path, monkeypatch, capsys):
             "--param", "decay=0,0.01", "--seeds", "2", "--epochs", "2", "--out", str(out),
             "--no-progress"]
     assert main(args) == 0
-    for name in ("sweep.json", "ranking.md", "heatmap.png", "curves.png"):
+    for name in ("sweep.npz", "sweep.csv", "ranking.md", "heatmap.png", "curves.png"):
         assert (out / name).stat().st_size > 0, name
     assert "| rank | lr | decay |" in (out / "ranking.md").read_text()
+    assert len((out / "sweep.csv").read_text().splitlines()) == 1 + 8 * 2
     assert "best: lr=" in capsys.readouterr().out
 
     def no_training(*a, **k):
