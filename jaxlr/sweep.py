@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["SweepResult", "grid", "log_uniform", "sweep", "STRATEGIES"]
+__all__ = ["SweepResult", "grid", "log_uniform", "successive_halving", "sweep", "STRATEGIES"]
 
 STRATEGIES = ("auto", "vmap", "chunked", "sequential", "sharded")
 _METRICS = ("train_loss", "train_acc", "eval_loss", "eval_acc")
@@ -173,8 +173,12 @@ class _Batched:
         state = self.init(hparams, keys)
         if sharding is not None:
             state = jax.device_put(state, sharding)
+        return self.train(state, self.trainer.config.epochs, bar)[1]
+
+    def train(self, state, epochs, bar=None):
+        """``epochs`` more epochs of every member: ``(state, stacked metrics)``."""
         per_epoch = []
-        for _ in range(self.trainer.config.epochs):
+        for _ in range(epochs):
             state = self.begin(state)
             if self.trainer.loop == "scan":
                 state = self.epoch(state)
@@ -189,7 +193,80 @@ class _Batched:
         out = {k: np.stack([m[k] for m in metrics], axis=1) for k in metrics[0]
                if k != "diverged_step"}
         out["diverged_step"] = np.asarray(metrics[-1]["diverged_step"])
-        return out
+        return state, out
+
+
+def successive_halving(trainer, configs, base=None, seeds=1, seed=0, rung_epochs=None, eta=3,
+                       metric="eval_acc"):
+    """Successive halving: train all configurations briefly, keep the best 1/eta, repeat.
+
+    Every configuration trains ``rung_epochs[0]`` epochs (all seeds, vmapped);
+    the ``ceil(K / eta)`` best by the seed-mean of ``metric`` (diverged ones
+    last) continue for ``rung_epochs[1]`` more epochs, and so on, until
+    ``trainer.config.epochs`` epochs in all. Hopeless members stop early
+    instead of training to the end (Jamieson & Talwalkar 2016; the budget
+    schedule of Hyperband's inner loop, Li et al. 2018).
+
+    Args:
+      trainer, configs, base, seeds, seed: as :func:`sweep`.
+      rung_epochs: epochs per rung, summing to ``trainer.config.epochs``
+        (default: doubling rungs, e.g. 1, 2, 4, ... with the remainder last).
+      eta: keep ``1/eta`` of the configurations per rung (``>= 2``).
+      metric: what ranks them (higher is better).
+
+    Returns:
+      ``(result, survivors)``: a :class:`SweepResult` whose metrics are NaN for
+      the epochs a configuration did not train, and for each rung the indices
+      of the configurations that trained in it.
+    """
+    swept, rows = _table(configs, base)
+    total = trainer.config.epochs
+    if eta < 2:
+        raise ValueError(f"jaxlr.successive_halving: eta must be >= 2, got {eta!r}")
+    if rung_epochs is None:
+        rung_epochs, left, r = [], total, 1
+        while left > 0:
+            rung_epochs.append(min(r, left))
+            left -= rung_epochs[-1]
+            r *= 2
+    if sum(rung_epochs) != total or min(rung_epochs) < 1:
+        raise ValueError(f"jaxlr.successive_halving: rung_epochs must be positive and sum to "
+                         f"the trainer's {total} epochs, got {rung_epochs!r}")
+    seed_list = [seed + i for i in range(seeds)]
+    k, s_count = len(rows), len(seed_list)
+    shape = (k, s_count, total)
+    out = {m: np.full(shape, np.nan) for m in _METRICS}
+    out["lr"] = np.full((*shape, trainer.steps_per_epoch), np.nan)
+    out["step_loss"] = np.full((*shape, trainer.steps_per_epoch), np.nan)
+    out["diverged_step"] = np.full((k, s_count), -1, np.int64)
+    batched = _Batched(trainer)
+    alive = np.arange(k)
+    members = [r for r in rows for _ in seed_list]
+    state = batched.init(_stack(members), _keys(seed_list * k))
+    start, done, survivors = time.perf_counter(), 0, []
+    for rung, epochs in enumerate(rung_epochs):
+        survivors.append(alive.tolist())
+        state, metrics = batched.train(state, epochs)
+        for name, values in metrics.items():
+            values = values.reshape(len(alive), s_count, *values.shape[1:])
+            if name == "diverged_step":
+                out[name][alive] = values
+            else:
+                out[name][alive, :, done:done + epochs] = values
+        done += epochs
+        if rung == len(rung_epochs) - 1:
+            break
+        score = out[metric][alive, :, done - 1].copy()
+        score[out["diverged_step"][alive] >= 0] = -np.inf
+        order = np.argsort(-np.nanmean(np.where(np.isnan(score), -np.inf, score), 1),
+                           kind="stable")
+        keep = np.sort(order[:max(1, math.ceil(len(alive) / eta))])
+        member_index = (keep[:, None] * s_count + np.arange(s_count)).reshape(-1)
+        state = jax.tree_util.tree_map(lambda x: x[member_index], state)
+        alive = alive[keep]
+    result = SweepResult(swept=swept, configs=rows, seeds=seed_list, strategy="halving",
+                         seconds=time.perf_counter() - start, **out)
+    return result, survivors
 
 
 def _pad(rows, keys, multiple):

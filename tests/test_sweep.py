@@ -149,3 +149,21 @@ def test_sweep_and_lr_find_commands(tmp_path, monkeypatch, capsys):
     assert "suggested lr: steepest" in capsys.readouterr().out
     assert main(["sweep", "ionosphere", "--out", str(tmp_path / "x")]) == 2
     assert "nothing to sweep" in capsys.readouterr().err
+
+
+def test_successive_halving_keeps_the_best_and_they_train_as_in_a_full_sweep():
+    trainer = _trainer(epochs=7)
+    configs = {"lr": list(np.geomspace(1e-4, 1.0, 8)) + [1e30]}
+    result, survivors = sweep.successive_halving(trainer, configs, base={**BASE, "decay": 0.0},
+                                                 seeds=2, eta=3)
+    assert [len(s) for s in survivors] == [9, 3, 1]  # rungs of 1, 2, 4 epochs
+    assert 8 not in survivors[1]  # the diverging lr is dropped first
+    full = sweep.sweep(trainer, configs, base={**BASE, "decay": 0.0}, seeds=2, strategy="vmap")
+    (winner,) = survivors[-1]
+    np.testing.assert_allclose(result.train_loss[winner], full.train_loss[winner], rtol=2e-5)
+    # eliminated configurations stop: NaN after their last rung
+    dropped = [k for k in survivors[0] if k not in survivors[1]]
+    assert np.isnan(result.eval_acc[dropped, :, 1:]).all()
+    assert np.isfinite(result.eval_acc[dropped, :, 0]).all()
+    with pytest.raises(ValueError, match="sum to the trainer's 7 epochs"):
+        sweep.successive_halving(trainer, configs, rung_epochs=[1, 2])
