@@ -239,7 +239,7 @@ def successive_halving(trainer, configs, base=None, seeds=1, seed=0, rung_epochs
     out["lr"] = np.full((*shape, trainer.steps_per_epoch), np.nan)
     out["step_loss"] = np.full((*shape, trainer.steps_per_epoch), np.nan)
     out["diverged_step"] = np.full((k, s_count), -1, np.int64)
-    batched = _Batched(trainer)
+    batched = _batched_for(trainer)
     alive = np.arange(k)
     members = [r for r in rows for _ in seed_list]
     state = batched.init(_stack(members), _keys(seed_list * k))
@@ -267,6 +267,13 @@ def successive_halving(trainer, configs, base=None, seeds=1, seed=0, rung_epochs
     result = SweepResult(swept=swept, configs=rows, seeds=seed_list, strategy="halving",
                          seconds=time.perf_counter() - start, **out)
     return result, survivors
+
+
+def _batched_for(trainer):
+    """The trainer's vmapped pieces, built once per trainer (so they compile once)."""
+    if getattr(trainer, "_batched", None) is None:
+        trainer._batched = _Batched(trainer)
+    return trainer._batched
 
 
 def _pad(rows, keys, multiple):
@@ -322,7 +329,7 @@ def sweep(trainer, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_s
     elif strategy == "chunked":
         if chunk_size < 1:
             raise ValueError(f"jaxlr.sweep: chunk_size must be >= 1, got {chunk_size!r}")
-        batched, parts = _Batched(trainer), []
+        batched, parts = _batched_for(trainer), []
         for lo in range(0, len(members), chunk_size):
             part_rows, part_keys = _pad(members[lo:lo + chunk_size], keys[lo:lo + chunk_size],
                                         chunk_size)
@@ -331,7 +338,7 @@ def sweep(trainer, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_s
             parts.append({k: v[:n] for k, v in res.items()})
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     else:
-        batched, sharding, n = _Batched(trainer), None, len(members)
+        batched, sharding, n = _batched_for(trainer), None, len(members)
         padded_rows, padded_keys = members, keys
         if strategy == "sharded":
             from jax.sharding import Mesh, NamedSharding, PartitionSpec
