@@ -209,6 +209,14 @@ def _datasets(args):
         print(line)
 
 
+def _data_args(parser):
+    parser.add_argument("--dataset", help="override the dataset (e.g. cifar10, cifar100)")
+    parser.add_argument("--data-dir", help="directory with the dataset files "
+                                           "(default $JAXLR_DATA_DIR)")
+    parser.add_argument("--max-train", type=int,
+                        help="train on the first N examples only (a smaller run)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="jaxlr",
@@ -247,12 +255,8 @@ def build_parser():
                          help="which comparison (default: ionosphere)")
     compare.add_argument("--epochs", type=int, help="override the number of epochs")
     compare.add_argument("--seeds", type=int, default=1, help="seeds per run (default 1)")
-    compare.add_argument("--dataset", help="override the dataset (e.g. cifar10, cifar100)")
-    compare.add_argument("--data-dir", help="directory with the dataset files "
-                                            "(default $JAXLR_DATA_DIR)")
+    _data_args(compare)
     compare.add_argument("--out", help="results directory (default experiments/results/NAME)")
-    compare.add_argument("--max-train", type=int,
-                         help="train on the first N examples only (a smaller run)")
     compare.add_argument("--no-progress", action="store_true", help="no progress bars")
     compare.add_argument("--list", action="store_true", help="list the comparisons and exit")
     compare.set_defaults(handler=_compare)
@@ -281,9 +285,7 @@ def build_parser():
                        choices=["auto", "vmap", "chunked", "sequential", "sharded"])
     sweep.add_argument("--chunk-size", type=int, default=64, help="members per chunk")
     sweep.add_argument("--epochs", type=int, help="override the number of epochs")
-    sweep.add_argument("--dataset", help="override the dataset")
-    sweep.add_argument("--data-dir", help="directory with the dataset files")
-    sweep.add_argument("--max-train", type=int, help="train on the first N examples only")
+    _data_args(sweep)
     sweep.add_argument("--out", help="output directory")
     sweep.add_argument("--no-progress", action="store_true")
     sweep.set_defaults(handler=_sweep)
@@ -301,9 +303,7 @@ def build_parser():
     finder.add_argument("--max-lr", type=float, default=10.0)
     finder.add_argument("--steps", type=int, default=100, help="updates in the ramp")
     finder.add_argument("--seeds", type=int, default=1, help="seeds (one vmapped program)")
-    finder.add_argument("--dataset", help="override the dataset")
-    finder.add_argument("--data-dir", help="directory with the dataset files")
-    finder.add_argument("--max-train", type=int, help="train on the first N examples only")
+    _data_args(finder)
     finder.add_argument("--out", help="output directory")
     finder.set_defaults(handler=_lr_find)
 

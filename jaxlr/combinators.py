@@ -275,16 +275,7 @@ def multiply(*schedules):
     >>> print(s([0, 1, 2]))
     [0.5  0.25 0.  ]
     """
-    if not schedules:
-        raise ValueError("jaxlr.multiply: schedules must be at least one schedule, got none")
-
-    def product(step):
-        value = schedules[0](step)
-        for s in schedules[1:]:
-            value = value * s(step)
-        return value
-
-    return product
+    return _fold(schedules, jnp.multiply, "multiply")
 
 
 def add(*schedules):
@@ -298,16 +289,21 @@ def add(*schedules):
     >>> print(s([0, 1, 2]))
     [1.1 0.6 0.1]
     """
-    if not schedules:
-        raise ValueError("jaxlr.add: schedules must be at least one schedule, got none")
+    return _fold(schedules, jnp.add, "add")
 
-    def total(step):
+
+def _fold(schedules, combine, name):
+    """``combine`` the values of several schedules pointwise, left to right."""
+    if not schedules:
+        raise ValueError(f"jaxlr.{name}: schedules must be at least one schedule, got none")
+
+    def combined(step):
         value = schedules[0](step)
         for s in schedules[1:]:
-            value = value + s(step)
+            value = combine(value, s(step))
         return value
 
-    return total
+    return combined
 
 
 def clip(schedule, min_value=None, max_value=None):
