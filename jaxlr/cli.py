@@ -164,7 +164,8 @@ def _sweep(args):
         trainer = make_train(compare.train_config(comparison, run, args.epochs), ds)
         result = sweep.sweep(trainer, configs, base=run.hparams, seeds=args.seeds,
                              seed=comparison.seed, strategy=args.strategy,
-                             chunk_size=args.chunk_size, progress=not args.no_progress)
+                             chunk_size=args.chunk_size, progress=not args.no_progress,
+                             resume_dir=out / "parts")
         sweep.save(result, saved, key)
     atomic_write_text(out / "sweep.csv", sweep.table_csv(result))
     split = ds.eval_split[2]
@@ -266,7 +267,8 @@ def build_parser():
         description="Sweep hyperparameters of one run of a comparison (default: its first run) "
                     "in one compiled program, and write sweep.json, ranking.md and plots "
                     "(final accuracy vs lr, a heatmap for two hyperparameters, learning curves). "
-                    "A finished sweep is not recomputed when run again.",
+                    "A finished sweep is not recomputed when run again; with the chunked or "
+                    "sequential strategy an interrupted one resumes from its finished chunks.",
         epilog="examples:\n  jaxlr sweep ionosphere --lr 1e-4:1:log:32 --seeds 3\n"
                "  jaxlr sweep ionosphere --run time-based --lr 1e-3:1:log:40 "
                "--param decay=0:0.02:lin:25\n"

@@ -284,7 +284,7 @@ def _pad(rows, keys, multiple):
 
 
 def sweep(trainer, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_size=64,
-          mesh=None, progress=False):
+          mesh=None, progress=False, resume_dir=None):
     """Train every configuration for every seed; return a :class:`SweepResult`.
 
     Args:
@@ -299,6 +299,9 @@ def sweep(trainer, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_s
       chunk_size: members per chunk for ``chunked``.
       mesh: a 1-D ``jax.sharding.Mesh`` for ``sharded`` (default: all devices).
       progress: show a progress bar.
+      resume_dir: with ``chunked`` or ``sequential``, each finished chunk
+        (member) is saved there, and a later call with the same arguments
+        loads it instead of training it again: an interrupted sweep resumes.
 
     Returns:
       A :class:`SweepResult` with axes ``[config, seed, epoch]``.
@@ -324,18 +327,16 @@ def sweep(trainer, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_s
             math.ceil(len(members) / chunk_size) if strategy == "chunked" else 1)
         bar = tqdm(total=total, desc=f"sweep ({strategy}, {len(members)} members)", leave=False)
     start = time.perf_counter()
-    if strategy == "sequential":
-        out = _sequential(trainer, members, keys, bar)
-    elif strategy == "chunked":
-        if chunk_size < 1:
+    if strategy in ("sequential", "chunked"):
+        size = 1 if strategy == "sequential" else chunk_size
+        if size < 1:
             raise ValueError(f"jaxlr.sweep: chunk_size must be >= 1, got {chunk_size!r}")
-        batched, parts = _batched_for(trainer), []
-        for lo in range(0, len(members), chunk_size):
-            part_rows, part_keys = _pad(members[lo:lo + chunk_size], keys[lo:lo + chunk_size],
-                                        chunk_size)
-            n = min(chunk_size, len(members) - lo)
-            res = batched.run(_stack(part_rows), part_keys, bar=bar)
-            parts.append({k: v[:n] for k, v in res.items()})
+        parts = []
+        for lo in range(0, len(members), size):
+            part = (members[lo:lo + size], keys[lo:lo + size])
+            parts.append(_resumable(resume_dir, trainer, strategy, lo, part, lambda part=part: (
+                _sequential(trainer, *part, bar) if strategy == "sequential" else
+                _chunk(trainer, *part, size, bar))))
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     else:
         batched, sharding, n = _batched_for(trainer), None, len(members)
@@ -377,6 +378,41 @@ def member_history(result, k, s, steps_per_epoch, eval_split="test"):
         epoch_seconds=[share] * epochs, diverged_epoch=None if step < 0 else epochs - 1,
         eval_split=eval_split, diverged_step=None if step < 0 else step,
         step_loss=result.step_loss[k, s, :epochs].tolist())
+
+
+def _chunk(trainer, rows, keys, size, bar):
+    """One chunk through the vmapped program, padded to ``size`` so it compiles once."""
+    n = len(rows)
+    rows, keys = _pad(rows, keys, size)
+    return {k: v[:n] for k, v in _batched_for(trainer).run(_stack(rows), keys, bar=bar).items()}
+
+
+def _resumable(resume_dir, trainer, strategy, offset, part, compute):
+    """``compute()``, or its saved result from ``resume_dir`` if the same part was done."""
+    if resume_dir is None:
+        return compute()
+    import hashlib
+    import json
+    import pathlib
+
+    from jaxlr._io import atomic_write_bytes
+
+    rows, keys = part
+    ident = json.dumps(dict(config=repr(dataclasses.replace(trainer.config, schedule=None)),
+                            train=trainer.num_train, strategy=strategy, offset=offset,
+                            rows=rows, keys=np.asarray(keys).tolist()), sort_keys=True)
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:16]
+    path = pathlib.Path(resume_dir) / f"part-{offset:06d}-{digest}.npz"
+    if path.is_file():
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    out = compute()
+    import io
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **out)
+    atomic_write_bytes(path, buf.getvalue())
+    return out
 
 
 def _sequential(trainer, members, keys, bar):

@@ -167,3 +167,30 @@ def test_successive_halving_keeps_the_best_and_they_train_as_in_a_full_sweep():
     assert np.isfinite(result.eval_acc[dropped, :, 0]).all()
     with pytest.raises(ValueError, match="sum to the trainer's 7 epochs"):
         sweep.successive_halving(trainer, configs, rung_epochs=[1, 2])
+
+
+@pytest.mark.parametrize("strategy", ["chunked", "sequential"])
+def test_interrupted_sweep_resumes_from_finished_parts(tmp_path, monkeypatch, strategy):
+    configs = {"lr": [0.01, 0.03, 0.1, 0.3, 1.0]}
+    base = {**BASE, "decay": 0.0}
+    full = sweep.sweep(TRAINER, configs, base=base, strategy=strategy, chunk_size=2)
+    worker = "_chunk" if strategy == "chunked" else "_sequential"
+    original, calls, interrupt = getattr(sweep, worker), [], [True]
+
+    def failing_after_two(*args, **kwargs):
+        if interrupt[0] and len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(sweep, worker, failing_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.sweep(TRAINER, configs, base=base, strategy=strategy, chunk_size=2,
+                    resume_dir=tmp_path)
+    assert len(list(tmp_path.glob("part-*.npz"))) == 2
+    calls.clear()
+    interrupt[0] = False
+    resumed = sweep.sweep(TRAINER, configs, base=base, strategy=strategy, chunk_size=2,
+                          resume_dir=tmp_path)
+    assert len(calls) == (1 if strategy == "chunked" else 3)  # only the unfinished parts
+    np.testing.assert_allclose(resumed.train_loss, full.train_loss, rtol=2e-5)
