@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import jax
 import numpy as np
 
 import jaxlr

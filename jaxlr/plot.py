@@ -63,7 +63,7 @@ def plot_schedules(schedules, num_steps, start=0, log=False, title=None, path=No
     return fig
 
 
-def _curves(ax, histories, field, label_suffix=""):
+def _curves(ax, histories, field):
     for label, hs in histories.items():
         values = [np.asarray(getattr(h, field), dtype=float) for h in hs]
         n = min(len(v) for v in values)

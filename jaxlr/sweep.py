@@ -29,7 +29,7 @@ import dataclasses
 import itertools
 import math
 import time
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import jax
 import jax.numpy as jnp
