@@ -76,7 +76,6 @@ class Comparison:
         return (module.__doc__ or "").strip()
 
 
-_write_text = atomic_write_text
 
 
 def _versions():
@@ -227,7 +226,7 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
         for seed, history in done:
             # all epochs, also those before an interruption; compilation included
             seconds = float(sum(history.epoch_seconds))
-            _write_text(out / "runs" / f"{run.slug}-seed{seed}.json",
+            atomic_write_text(out / "runs" / f"{run.slug}-seed{seed}.json",
                         json.dumps({"key": keys[seed], "seconds": seconds,
                                     "history": history.to_dict()}))
             (out / "checkpoints" / f"{run.slug}-seed{seed}.msgpack").unlink(missing_ok=True)
@@ -328,9 +327,9 @@ def _write_results(comparison, settings, histories, wall, out):
                                schedule=r.description, nesterov=r.nesterov,
                                plateau=dict(r.plateau) if r.plateau else None)
                           for r in comparison.runs])
-    _write_text(out / "config.json", json.dumps(settings, indent=2))
-    _write_text(out / "metrics.json", json.dumps(
+    atomic_write_text(out / "config.json", json.dumps(settings, indent=2))
+    atomic_write_text(out / "metrics.json", json.dumps(
         {label: [h.to_dict() for h in hs] for label, hs in histories.items()}))
-    _write_text(out / "metrics.csv", _metrics_csv(histories))
-    _write_text(out / "results.md", _results_markdown(comparison, settings, histories, wall))
+    atomic_write_text(out / "metrics.csv", _metrics_csv(histories))
+    atomic_write_text(out / "results.md", _results_markdown(comparison, settings, histories, wall))
     plot.plot_comparison(comparison.title, histories, out, settings["eval_split"])
