@@ -36,6 +36,7 @@ import optax
 
 from jaxlr import plateau
 from jaxlr._io import atomic_write_bytes
+from jaxlr._layers import LOWERINGS
 from jaxlr.models import make_model
 
 __all__ = ["History", "ScheduleInfo", "TrainConfig", "Trainer", "make_optimizer", "make_train",
@@ -73,6 +74,8 @@ class TrainConfig:
       init: weight initialisation (``torch``, ``keras``, ``flax``; default: the model's).
       eval_batch_size: examples per evaluation batch.
       loop: ``auto``, ``dispatch`` or ``scan`` (see module docstring).
+      lowering: how convolutions and pools are computed (``auto``, ``shifted``,
+        ``xla``; the same function either way, see ``jaxlr._layers``).
       name: a label for progress and results.
     """
 
@@ -86,6 +89,7 @@ class TrainConfig:
     init: str | None = None
     eval_batch_size: int = 1000
     loop: str = "auto"
+    lowering: str = "auto"
     name: str = "run"
 
     def __post_init__(self):
@@ -98,6 +102,9 @@ class TrainConfig:
                              f"got {self.optimizer!r}")
         if self.loop not in ("auto", "dispatch", "scan"):
             raise ValueError(f"TrainConfig: loop must be auto, dispatch or scan, got {self.loop!r}")
+        if self.lowering not in LOWERINGS:
+            raise ValueError(f"TrainConfig: lowering must be one of {list(LOWERINGS)}, "
+                             f"got {self.lowering!r}")
 
 
 # ---------------------------------------------------------------------------
@@ -244,7 +251,7 @@ class Trainer:
         self.num_train = len(data.x_train)
         self.steps_per_epoch = math.ceil(self.num_train / config.batch_size)
         self.info = ScheduleInfo(self.steps_per_epoch, config.epochs)
-        self.model = make_model(config.model, data.num_classes, config.init)
+        self.model = make_model(config.model, data.num_classes, config.init, config.lowering)
         loop = config.loop
         if loop == "auto":
             loop = "dispatch" if jax.default_backend() == "cpu" else "scan"
@@ -453,7 +460,7 @@ def _progress(config, initial):
 
 def _fingerprint(config, hparams):
     fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
-              if f.name not in ("schedule", "loop")}
+              if f.name not in ("schedule", "loop", "lowering")}
     fields["hparams"] = {k: float(v) for k, v in hparams.items()}
     return json.dumps(fields, sort_keys=True, default=str)
 
