@@ -116,6 +116,7 @@ def _compare(args):
     out = args.out or f"experiments/results/{comparison.name}"
     run_comparison(comparison, epochs=args.epochs, seeds=args.seeds, dataset=args.dataset,
                    data_dir=args.data_dir, out=out, max_train=args.max_train,
+                   max_eval=args.max_eval,
                    progress=not args.no_progress)
     print(f"wrote {out}/results.md, metrics.json, metrics.csv, config.json, lr.png, "
           "train_loss.png, eval_acc.png")
@@ -147,9 +148,11 @@ def _sweep(args):
         if args.random else sweep.grid(**axes)
     out = pathlib.Path(args.out or f"experiments/results/{comparison.name}/sweep-{run.slug}")
     command = "jaxlr sweep " + " ".join(args.argv)
-    ds = compare.load_data(comparison, args.dataset, args.data_dir, args.max_train)
+    ds = compare.load_data(comparison, args.dataset, args.data_dir, args.max_train,
+                           args.max_eval)
     key = json.dumps(dict(comparison=comparison.name, run=run.label, epochs=args.epochs,
-                          dataset=args.dataset, max_train=args.max_train, seeds=args.seeds,
+                          dataset=args.dataset, max_train=args.max_train,
+                          max_eval=args.max_eval, seeds=args.seeds,
                           configs={k: np.asarray(v).tolist() for k, v in configs.items()}),
                      sort_keys=True)
     saved = out / "sweep.npz"
@@ -189,7 +192,8 @@ def _lr_find(args):
 
     comparison = COMPARISONS[args.name]
     run = compare.find_run(comparison, args.run)
-    ds = compare.load_data(comparison, args.dataset, args.data_dir, args.max_train)
+    ds = compare.load_data(comparison, args.dataset, args.data_dir, args.max_train,
+                           args.max_eval)
     result = lr_find.lr_find(compare.train_config(comparison, run), ds, base=run.hparams,
                              min_lr=args.min_lr, max_lr=args.max_lr, num_steps=args.steps,
                              seeds=args.seeds, seed=comparison.seed)
@@ -216,6 +220,8 @@ def _data_args(parser):
                                            "(default $JAXLR_DATA_DIR)")
     parser.add_argument("--max-train", type=int,
                         help="train on the first N examples only (a smaller run)")
+    parser.add_argument("--max-eval", type=int,
+                        help="evaluate on the first N validation/test examples only")
 
 
 def build_parser():

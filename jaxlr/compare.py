@@ -113,16 +113,22 @@ def _epochs(comparison, epochs):
     return epochs or comparison.epochs
 
 
-def load_data(comparison, dataset=None, data_dir=None, max_train=None):
-    """The comparison's dataset (or ``dataset``), optionally its first ``max_train`` examples."""
+def load_data(comparison, dataset=None, data_dir=None, max_train=None, max_eval=None):
+    """The comparison's dataset (or ``dataset``), optionally cut to its first
+    ``max_train`` training and ``max_eval`` validation/test examples."""
     from jaxlr import data as data_lib
 
     ds = data_lib.load(dataset or comparison.dataset, data_dir)
+    for name, value in (("max_train", max_train), ("max_eval", max_eval)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"jaxlr: {name} must be an int >= 1, got {value!r}")
     if max_train is not None:
-        if max_train < 1:
-            raise ValueError(f"jaxlr: max_train must be >= 1, got {max_train!r}")
         ds = dataclasses.replace(ds, x_train=ds.x_train[:max_train],
                                  y_train=ds.y_train[:max_train])
+    if max_eval is not None:
+        ds = dataclasses.replace(ds, x_test=ds.x_test[:max_eval], y_test=ds.y_test[:max_eval])
+        if ds.x_val is not None:
+            ds = dataclasses.replace(ds, x_val=ds.x_val[:max_eval], y_val=ds.y_val[:max_eval])
     return ds
 
 
@@ -148,7 +154,8 @@ def find_run(comparison, label=None):
 
 
 def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=None, out=None,
-                   max_train=None, progress=True, log=print, command=None, strategy="auto"):
+                   max_train=None, max_eval=None, progress=True, log=print, command=None,
+                   strategy="auto"):
     """Train every run of ``comparison`` for ``seeds`` seeds and write the results.
 
     Args:
@@ -160,6 +167,7 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
       out: results directory (default ``experiments/results/NAME``).
       max_train: train on the first ``max_train`` examples only (a smaller run;
         recorded in ``config.json`` and ``results.md``).
+      max_eval: evaluate on the first ``max_eval`` validation/test examples only.
       progress: show progress bars.
       log: where to print one line per finished run.
       command: the command line that ran this, for the records (default: the
@@ -179,13 +187,14 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
     epochs = _epochs(comparison, epochs)
     dataset_name = dataset or comparison.dataset
     out = pathlib.Path(out or pathlib.Path("experiments") / "results" / comparison.name)
-    ds = load_data(comparison, dataset, data_dir, max_train)
+    ds = load_data(comparison, dataset, data_dir, max_train, max_eval)
     if command is None:
         command = " ".join(["jaxlr compare", comparison.name]
                            + [f"--{k.replace('_', '-')} {v}" for k, v in
                               dict(epochs=epochs if epochs != comparison.epochs else None,
                                    seeds=seeds if seeds != 1 else None, dataset=dataset,
-                                   data_dir=data_dir, max_train=max_train).items()
+                                   data_dir=data_dir, max_train=max_train,
+                                   max_eval=max_eval).items()
                               if v is not None])
     settings = dict(command=command, comparison=comparison.name, dataset=dataset_name,
                     data_source=ds.source,

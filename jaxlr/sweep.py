@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import pathlib
 import time
 from typing import Mapping
 
@@ -169,15 +170,31 @@ class _Batched:
         self.epoch = jax.jit(jax.vmap(trainer._epoch))
         self.end = jax.jit(jax.vmap(trainer._end_epoch))
 
-    def run(self, hparams, keys, sharding=None, bar=None):
+    def run(self, hparams, keys, sharding=None, bar=None, checkpoint=None):
+        """Train every member from scratch (or from ``checkpoint``): stacked metrics.
+
+        With ``checkpoint`` (a path), the stacked state and the metrics so far
+        are saved there after every epoch, and a run finding the file resumes
+        after the last saved epoch instead of starting over.
+        """
         state = self.init(hparams, keys)
+        done = []
+        if checkpoint is not None and pathlib.Path(checkpoint).is_file():
+            state, done = _load_progress(checkpoint, state)
+            if bar is not None:
+                bar.update(len(done))
         if sharding is not None:
             state = jax.device_put(state, sharding)
-        return self.train(state, self.trainer.config.epochs, bar)[1]
+        return self.train(state, self.trainer.config.epochs - len(done), bar,
+                          done=done, checkpoint=checkpoint)[1]
 
-    def train(self, state, epochs, bar=None):
-        """``epochs`` more epochs of every member: ``(state, stacked metrics)``."""
-        per_epoch = []
+    def train(self, state, epochs, bar=None, done=(), checkpoint=None):
+        """``epochs`` more epochs of every member: ``(state, stacked metrics)``.
+
+        ``done``: per-epoch metrics of epochs trained before (a resumed run),
+        put in front of the new ones.
+        """
+        per_epoch = list(done)
         for _ in range(epochs):
             state = self.begin(state)
             if self.trainer.loop == "scan":
@@ -186,14 +203,34 @@ class _Batched:
                 for i in range(self.trainer.steps_per_epoch):
                     state = self.step(state, jnp.int32(i))
             state, metrics = self.end(state)
-            per_epoch.append(metrics)
+            per_epoch.append(jax.device_get(metrics))
+            if checkpoint is not None:
+                _save_progress(checkpoint, state, per_epoch)
             if bar is not None:
                 bar.update(1)
-        metrics = jax.device_get(per_epoch)
-        out = {k: np.stack([m[k] for m in metrics], axis=1) for k in metrics[0]
+        out = {k: np.stack([m[k] for m in per_epoch], axis=1) for k in per_epoch[0]
                if k != "diverged_step"}
-        out["diverged_step"] = np.asarray(metrics[-1]["diverged_step"])
+        out["diverged_step"] = np.asarray(per_epoch[-1]["diverged_step"])
         return state, out
+
+
+def _save_progress(path, state, per_epoch):
+    from flax import serialization
+
+    from jaxlr._io import atomic_write_bytes
+
+    payload = {"state": serialization.to_state_dict(jax.device_get(state)),
+               "epochs": {str(i): dict(m) for i, m in enumerate(per_epoch)}}
+    atomic_write_bytes(path, serialization.msgpack_serialize(payload))
+
+
+def _load_progress(path, template):
+    from flax import serialization
+
+    payload = serialization.msgpack_restore(pathlib.Path(path).read_bytes())
+    state = serialization.from_state_dict(jax.device_get(template), payload["state"])
+    epochs = payload["epochs"]
+    return state, [epochs[str(i)] for i in range(len(epochs))]
 
 
 def successive_halving(trainer, configs, base=None, seeds=1, seed=0, rung_epochs=None, eta=3,
@@ -299,9 +336,11 @@ def sweep(trainer, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_s
       chunk_size: members per chunk for ``chunked``.
       mesh: a 1-D ``jax.sharding.Mesh`` for ``sharded`` (default: all devices).
       progress: show a progress bar.
-      resume_dir: with ``chunked`` or ``sequential``, each finished chunk
-        (member) is saved there, and a later call with the same arguments
-        loads it instead of training it again: an interrupted sweep resumes.
+      resume_dir: progress is saved there: every finished part (the whole
+        program for ``vmap``/``sharded``, a chunk for ``chunked``, a member for
+        ``sequential``) and, while a part trains, its state after every epoch.
+        A later call with the same arguments loads what was finished and
+        resumes the interrupted part after its last saved epoch.
 
     Returns:
       A :class:`SweepResult` with axes ``[config, seed, epoch]``.
@@ -334,9 +373,10 @@ def sweep(trainer, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_s
         parts = []
         for lo in range(0, len(members), size):
             part = (members[lo:lo + size], keys[lo:lo + size])
-            parts.append(_resumable(resume_dir, trainer, strategy, lo, part, lambda part=part: (
-                _sequential(trainer, *part, bar) if strategy == "sequential" else
-                _chunk(trainer, *part, size, bar))))
+            parts.append(_resumable(resume_dir, trainer, strategy, lo, part,
+                                    lambda checkpoint, part=part: (
+                _sequential(trainer, *part, bar, checkpoint) if strategy == "sequential" else
+                _chunk(trainer, *part, size, bar, checkpoint))))
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     else:
         batched, sharding, n = _batched_for(trainer), None, len(members)
@@ -347,7 +387,10 @@ def sweep(trainer, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_s
             mesh = mesh or Mesh(np.array(jax.devices()), ("member",))
             padded_rows, padded_keys = _pad(members, keys, mesh.size)
             sharding = NamedSharding(mesh, PartitionSpec(mesh.axis_names[0]))
-        out = batched.run(_stack(padded_rows), padded_keys, sharding=sharding, bar=bar)
+        out = _resumable(resume_dir, trainer, strategy, 0, (padded_rows, padded_keys),
+                         lambda checkpoint: batched.run(_stack(padded_rows), padded_keys,
+                                                        sharding=sharding, bar=bar,
+                                                        checkpoint=checkpoint))
         out = {k: v[:n] for k, v in out.items()}
     if bar is not None:
         bar.close()
@@ -380,20 +423,25 @@ def member_history(result, k, s, steps_per_epoch, eval_split="test"):
         step_loss=result.step_loss[k, s, :epochs].tolist())
 
 
-def _chunk(trainer, rows, keys, size, bar):
+def _chunk(trainer, rows, keys, size, bar, checkpoint=None):
     """One chunk through the vmapped program, padded to ``size`` so it compiles once."""
     n = len(rows)
     rows, keys = _pad(rows, keys, size)
-    return {k: v[:n] for k, v in _batched_for(trainer).run(_stack(rows), keys, bar=bar).items()}
+    out = _batched_for(trainer).run(_stack(rows), keys, bar=bar, checkpoint=checkpoint)
+    return {k: v[:n] for k, v in out.items()}
 
 
 def _resumable(resume_dir, trainer, strategy, offset, part, compute):
-    """``compute()``, or its saved result from ``resume_dir`` if the same part was done."""
+    """``compute(checkpoint)``, or its saved result from ``resume_dir`` if the same part was done.
+
+    ``checkpoint`` is where the part saves its progress while it trains (``None``
+    without ``resume_dir``); it is removed once the part's result is saved.
+    """
     if resume_dir is None:
-        return compute()
+        return compute(None)
     import hashlib
+    import io
     import json
-    import pathlib
 
     from jaxlr._io import atomic_write_bytes
 
@@ -406,23 +454,23 @@ def _resumable(resume_dir, trainer, strategy, offset, part, compute):
     if path.is_file():
         with np.load(path) as f:
             return {k: f[k] for k in f.files}
-    out = compute()
-    import io
-
+    checkpoint = path.with_suffix(".progress.msgpack")
+    out = compute(checkpoint)
     buf = io.BytesIO()
     np.savez_compressed(buf, **out)
     atomic_write_bytes(path, buf.getvalue())
+    checkpoint.unlink(missing_ok=True)
     return out
 
 
-def _sequential(trainer, members, keys, bar):
+def _sequential(trainer, members, keys, bar, checkpoint=None):
     e, steps = trainer.config.epochs, trainer.steps_per_epoch
     out = {name: np.full((len(members), e), np.nan) for name in _METRICS}
     out["lr"] = np.full((len(members), e, steps), np.nan)
     out["step_loss"] = np.full((len(members), e, steps), np.nan)
     out["diverged_step"] = np.full(len(members), -1, np.int64)
     for m, (hparams, key) in enumerate(zip(members, keys)):
-        h = trainer(hparams, key)
+        h = trainer(hparams, key, checkpoint=checkpoint)
         for name in _METRICS:
             values = np.asarray(getattr(h, name), dtype=float)
             out[name][m, :len(values)] = values

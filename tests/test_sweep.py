@@ -169,6 +169,38 @@ def test_successive_halving_keeps_the_best_and_they_train_as_in_a_full_sweep():
         sweep.successive_halving(trainer, configs, rung_epochs=[1, 2])
 
 
+@pytest.mark.parametrize("strategy", ["vmap", "chunked"])
+def test_sweep_interrupted_mid_part_resumes_after_its_last_epoch(tmp_path, monkeypatch, strategy):
+    trainer = _trainer(epochs=4)
+    configs = {"lr": [0.01, 0.1, 0.3]}
+    base = {**BASE, "decay": 0.001}
+    full = sweep.sweep(trainer, configs, base=base, seeds=2, strategy=strategy, chunk_size=4)
+    batched = sweep._batched_for(trainer)
+    original, ends, interrupt = batched.end, [], [True]
+    # vmap: stop in epoch 4 of 4; chunked (6 members, 2 chunks): in epoch 3 of chunk 2
+    stop_at = 3 if strategy == "vmap" else 6
+
+    def end(state):
+        if interrupt[0] and len(ends) == stop_at:
+            raise KeyboardInterrupt
+        ends.append(1)
+        return original(state)
+
+    monkeypatch.setattr(batched, "end", end)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.sweep(trainer, configs, base=base, seeds=2, strategy=strategy, chunk_size=4,
+                    resume_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.progress.msgpack"))) == 1
+    ends.clear()
+    interrupt[0] = False
+    resumed = sweep.sweep(trainer, configs, base=base, seeds=2, strategy=strategy,
+                          chunk_size=4, resume_dir=tmp_path)
+    assert len(ends) == (1 if strategy == "vmap" else 2)  # only the epochs not saved
+    assert not list(tmp_path.glob("*.progress.msgpack"))
+    for name in ("train_loss", "eval_acc", "lr", "step_loss", "diverged_step"):
+        np.testing.assert_array_equal(getattr(resumed, name), getattr(full, name))
+
+
 @pytest.mark.parametrize("strategy", ["chunked", "sequential"])
 def test_interrupted_sweep_resumes_from_finished_parts(tmp_path, monkeypatch, strategy):
     configs = {"lr": [0.01, 0.03, 0.1, 0.3, 1.0]}
