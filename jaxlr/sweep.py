@@ -11,8 +11,11 @@ leading *member* axis (member = configuration x seed). Strategies:
   compiled once (on XLA:CPU, vmapped conv nets run slower than one after
   another; GUIDE section 5);
 - ``sharded``: the member axis split over the devices of a 1-D
-  ``jax.sharding.Mesh`` (all local devices by default; multi-host once
-  ``jax.distributed.initialize()`` has run).
+  ``jax.sharding.Mesh`` (all devices by default). Multi-host: call
+  ``jax.distributed.initialize()`` in every process and run the same
+  ``sweep`` call in each; every process gets the whole result, and process 0
+  alone writes ``resume_dir`` (which must then be a directory all hosts see).
+  Tested with two CPU processes over gloo (``tests/test_sweep.py``).
 
 ``strategy="auto"`` picks ``sequential`` for conv nets on CPU, ``sharded``
 when there are several devices, else ``vmap``.
@@ -184,7 +187,8 @@ class _Batched:
             if bar is not None:
                 bar.update(len(done))
         if sharding is not None:
-            state = jax.device_put(state, sharding)
+            # a host copy: with several processes, each puts its own shards
+            state = jax.device_put(jax.device_get(state), sharding)
         return self.train(state, self.trainer.config.epochs - len(done), bar,
                           done=done, checkpoint=checkpoint)[1]
 
@@ -203,7 +207,7 @@ class _Batched:
                 for i in range(self.trainer.steps_per_epoch):
                     state = self.step(state, jnp.int32(i))
             state, metrics = self.end(state)
-            per_epoch.append(jax.device_get(metrics))
+            per_epoch.append(_to_host(metrics))
             if checkpoint is not None:
                 _save_progress(checkpoint, state, per_epoch)
             if bar is not None:
@@ -214,14 +218,25 @@ class _Batched:
         return state, out
 
 
+def _to_host(tree):
+    """Numpy copies of a tree of arrays, also of arrays sharded over several processes."""
+    leaves = jax.tree_util.tree_leaves(tree)
+    if all(getattr(x, "is_fully_addressable", True) for x in leaves):
+        return jax.device_get(tree)
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.process_allgather(tree, tiled=True)
+
+
 def _save_progress(path, state, per_epoch):
     from flax import serialization
 
     from jaxlr._io import atomic_write_bytes
 
-    payload = {"state": serialization.to_state_dict(jax.device_get(state)),
+    payload = {"state": serialization.to_state_dict(_to_host(state)),
                "epochs": {str(i): dict(m) for i, m in enumerate(per_epoch)}}
-    atomic_write_bytes(path, serialization.msgpack_serialize(payload))
+    if jax.process_index() == 0:  # several processes: one writer (resume_dir must be shared)
+        atomic_write_bytes(path, serialization.msgpack_serialize(payload))
 
 
 def _load_progress(path, template):
@@ -456,10 +471,11 @@ def _resumable(resume_dir, trainer, strategy, offset, part, compute):
             return {k: f[k] for k in f.files}
     checkpoint = path.with_suffix(".progress.msgpack")
     out = compute(checkpoint)
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **out)
-    atomic_write_bytes(path, buf.getvalue())
-    checkpoint.unlink(missing_ok=True)
+    if jax.process_index() == 0:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **out)
+        atomic_write_bytes(path, buf.getvalue())
+        checkpoint.unlink(missing_ok=True)
     return out
 
 

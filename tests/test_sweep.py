@@ -109,6 +109,50 @@ def test_sharded_over_8_devices_equals_unsharded():
     assert "sharded ok" in done.stdout
 
 
+MULTIHOST = textwrap.dedent("""
+    import sys
+    import jax
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=sys.argv[1], num_processes=2,
+                               process_id=int(sys.argv[2]))
+    import numpy as np
+    from jaxlr import data, sweep, train
+    assert (jax.process_count(), jax.device_count(), jax.local_device_count()) == (2, 4, 2)
+    cfg = train.TrainConfig(model="ionosphere_mlp", epochs=3, batch_size=28,
+                            optimizer="keras_sgd")
+    tr = train.make_train(cfg, data.load("ionosphere"))
+    configs = {"lr": [0.01, 0.1, 0.3]}
+    sh = sweep.sweep(tr, configs, base={"momentum": 0.8}, seeds=2, strategy="sharded",
+                     resume_dir=sys.argv[3])
+    assert sh.train_loss.shape == (3, 2, 3)
+    for k in range(3):
+        for s in range(2):
+            single = tr(sh.configs[k], sh.seeds[s])
+            np.testing.assert_allclose(sh.train_loss[k, s], single.train_loss, rtol=2e-5)
+            np.testing.assert_allclose(sh.eval_acc[k, s], single.eval_acc, atol=1e-6)
+    print("multihost ok", jax.process_index())
+""")
+
+
+def test_sharded_over_two_processes_equals_single_runs(tmp_path):
+    # multi-host through jax.distributed: two processes of two CPU devices each
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        address = f"localhost:{s.getsockname()[1]}"
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               JAX_PLATFORMS="cpu")
+    procs = [subprocess.Popen([sys.executable, "-c", MULTIHOST, address, str(i), str(tmp_path)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    for i, (p, (out, err)) in enumerate(zip(procs, outs)):
+        assert p.returncode == 0, err[-3000:]
+        assert f"multihost ok {i}" in out
+    assert len(list(tmp_path.glob("part-*.npz"))) == 1  # written once, by process 0
+
+
 def test_parse_values():
     np.testing.assert_allclose(sweep.parse_values("1e-3:1:log:4"), [1e-3, 1e-2, 1e-1, 1.0])
     np.testing.assert_allclose(sweep.parse_values("0:1:lin:3"), [0, 0.5, 1])
