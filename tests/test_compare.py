@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from jaxlr import compare
@@ -92,3 +93,16 @@ def test_seeds_run_as_one_vmapped_program_equal_single_runs(tmp_path, monkeypatc
 
         np.testing.assert_allclose(histories[run.label][i].train_loss, alone.train_loss,
                                    rtol=2e-5)
+
+
+def test_load_data_cuts_training_and_evaluation_examples():
+
+    iono = COMPARISONS["ionosphere"]
+    full = compare.load_data(iono)
+    small = compare.load_data(iono, max_train=50, max_eval=20)
+    assert len(small.x_train) == 50 and len(small.x_val) == 20 and len(small.x_test) == 20
+    np.testing.assert_array_equal(small.x_val, full.x_val[:20])
+    np.testing.assert_array_equal(small.y_train, full.y_train[:50])
+    for name, bad in (("max_train", 0), ("max_eval", -3), ("max_eval", 2.5)):
+        with pytest.raises(ValueError, match=f"{name} must be an int >= 1, got {bad!r}"):
+            compare.load_data(iono, **{name: bad})
