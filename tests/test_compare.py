@@ -89,14 +89,11 @@ def test_seeds_run_as_one_vmapped_program_equal_single_runs(tmp_path, monkeypatc
     single = train.make_train(compare.train_config(c, run, 2), compare.load_data(c))
     for i, seed in enumerate((7, 8, 9)):
         alone = single(run.hparams, seed)
-        import numpy as np
-
         np.testing.assert_allclose(histories[run.label][i].train_loss, alone.train_loss,
                                    rtol=2e-5)
 
 
 def test_load_data_cuts_training_and_evaluation_examples():
-
     iono = COMPARISONS["ionosphere"]
     full = compare.load_data(iono)
     small = compare.load_data(iono, max_train=50, max_eval=20)
