@@ -177,8 +177,9 @@ def _sweep(args):
                                                                  eval_split=split))
     plot_sweep(result, out, title=title, eval_split=split)
     best, mean, std, _ = result.ranking()[0]
+    spread = f" ± {std:.4f}" if len(result.seeds) > 1 else ""
     print(f"best: {', '.join(f'{n}={best[n]:.4g}' for n in result.swept)}: {split} acc "
-          f"{mean:.4f} ± {std:.4f}; {len(result.configs)} configs x {len(result.seeds)} seeds "
+          f"{mean:.4f}{spread}; {len(result.configs)} configs x {len(result.seeds)} seeds "
           f"in {result.seconds:.1f} s ({result.strategy}); wrote {out}/")
 
 

@@ -582,7 +582,8 @@ def ranking_markdown(result, title, command, metric="eval_acc", eval_split="test
              "| ---: | " + " | ".join("---:" for _ in names) + " | ---: | ---: | ---: |"]
     for i, (config, mean, std, diverged) in enumerate(rows[:top] if top else rows, 1):
         values = " | ".join(f"{config[n]:.4g}" for n in names)
-        lines.append(f"| {i} | {values} | {mean:.4f} | {std:.4f} | {diverged} |")
+        spread = f"{std:.4f}" if len(result.seeds) > 1 else "—"
+        lines.append(f"| {i} | {values} | {mean:.4f} | {spread} | {diverged} |")
     if top and len(rows) > top:
         lines += ["", f"{len(rows) - top} more in `sweep.csv` (every configuration and seed)."]
     return "\n".join(lines) + "\n"

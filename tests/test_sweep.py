@@ -270,3 +270,13 @@ def test_interrupted_sweep_resumes_from_finished_parts(tmp_path, monkeypatch, st
                           resume_dir=tmp_path)
     assert len(calls) == (1 if strategy == "chunked" else 3)  # only the unfinished parts
     np.testing.assert_allclose(resumed.train_loss, full.train_loss, rtol=2e-5)
+
+
+def test_ranking_shows_no_spread_for_one_seed():
+    one = sweep.sweep(TRAINER, {"lr": [0.03, 0.3]}, base={**BASE, "decay": 0.0}, seeds=1,
+                      strategy="vmap")
+    table = sweep.ranking_markdown(one, "t", "cmd")
+    assert table.count("| — |") == 2 and "0.0000 |" not in table
+    two = sweep.sweep(TRAINER, {"lr": [0.03, 0.3]}, base={**BASE, "decay": 0.0}, seeds=2,
+                      strategy="vmap")
+    assert "| — |" not in sweep.ranking_markdown(two, "t", "cmd")
