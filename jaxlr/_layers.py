@@ -2,18 +2,23 @@
 
 The models compute the same functions as ``flax.linen.Conv`` and
 ``nn.max_pool(nn.relu(x))``; only how XLA is asked to compute them differs.
-On XLA:CPU (jax 0.10.2, measured in ``benchmarks/lenet_vs_torch.py``), three
+On XLA:CPU (jax 0.10.2, measured by ``benchmarks/lenet_pieces.py``), three
 of LeNet's training-step pieces were far slower than their arithmetic:
 
 - a convolution with one input channel (the first layer on grey images): the
   library convolution ran at ~6 GFLOP/s; a sum of 25 shifted, scaled copies of
-  the image computes the same thing ~15x faster;
+  the image computes the same thing 10-14x faster;
 - the two backward convolutions (input and kernel gradients) of a
   multi-channel convolution: a sum over kernel taps of small matmuls,
   ``dx = sum_ij pad(g @ K_ij^T)`` and ``dK_ij = sum_bhw x[., h+i, w+j, .]^T g``,
-  ran ~1.6x faster than XLA's transposed convolutions;
+  ran ~1.5x faster than XLA's transposed convolutions;
 - the gradient of ``max_pool`` (``select_and_scatter``): routing the
-  cotangent with an equality mask against the upsampled maximum ran ~2x faster.
+  cotangent with an equality mask against the upsampled maximum ran ~2.9x faster.
+
+The whole LeNet step became 1.7x faster (``benchmarks/lenet_vs_torch.py``).
+For the 3x3 convolutions of the other models the per-tap backward was not
+faster, so those models use it only where it measured faster
+(``jaxlr.models``).
 
 ``lowering="shifted"`` selects these; ``"xla"`` is the plain library call and
 ``"auto"`` (the default) is ``"shifted"`` on the CPU backend and ``"xla"``

@@ -172,7 +172,8 @@ def _sweep(args):
         sweep.save(result, saved, key)
     atomic_write_text(out / "sweep.csv", sweep.table_csv(result))
     split = ds.eval_split[2]
-    title = f"{comparison.name} / {run.label}: sweep of {', '.join(result.swept)}"
+    title = (f"{comparison.name}: sweep of {', '.join(result.swept)} "
+             f"(other settings of run '{run.label}')")
     atomic_write_text(out / "ranking.md", sweep.ranking_markdown(result, title, command,
                                                                  eval_split=split))
     plot_sweep(result, out, title=title, eval_split=split)
