@@ -77,19 +77,20 @@ def test_auto_lowering_is_shifted_on_cpu_only():
     assert _layers.resolve_lowering("auto") == expected
 
 
-@pytest.mark.parametrize("name", ["lenet", "keras_cnn"])
-def test_model_lowerings_agree(x64, name):
+@pytest.mark.parametrize("name,train", [("lenet", False), ("keras_cnn", False),
+                                        ("keras_cnn", True)])
+def test_model_lowerings_agree(x64, name, train):
     x = jnp.asarray(np.random.default_rng(4).uniform(size=(4, 28, 28, 1)))
     y = jnp.arange(4) % 10
     shifted = models.MODELS[name](num_classes=10, lowering="shifted")
     xla = models.MODELS[name](num_classes=10, lowering="xla")
     params = xla.init(jax.random.PRNGKey(0), x)
 
-    def loss(params, model):
-        logits = model.apply(params, x)
+    def loss(params, model):  # with train=True, the same dropout masks for both
+        logits = model.apply(params, x, train=train, rngs={"dropout": jax.random.PRNGKey(3)})
         return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(4), y])
 
-    _close(shifted.apply(params, x), xla.apply(params, x))
+    _close(loss(params, shifted), loss(params, xla))
     _close(jax.grad(loss)(params, shifted), jax.grad(loss)(params, xla))
 
 
