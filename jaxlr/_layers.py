@@ -40,6 +40,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxlr._validation import check_choice
+
 __all__ = ["LOWERINGS", "Conv", "conv2d", "relu_max_pool", "resolve_lowering"]
 
 LOWERINGS = ("auto", "shifted", "xla")
@@ -48,8 +50,7 @@ _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 
 def resolve_lowering(lowering):
     """``"auto"`` -> ``"shifted"`` on the CPU backend, ``"xla"`` elsewhere."""
-    if lowering not in LOWERINGS:
-        raise ValueError(f"jaxlr: lowering must be one of {list(LOWERINGS)}, got {lowering!r}")
+    check_choice("resolve_lowering", "lowering", lowering, LOWERINGS)
     if lowering == "auto":
         return "shifted" if jax.default_backend() == "cpu" else "xla"
     return lowering

@@ -226,6 +226,11 @@ def _data_args(parser):
                         help="evaluate on the first N validation/test examples only")
 
 
+def _run_args(parser, comparisons):
+    parser.add_argument("name", choices=sorted(comparisons), help="which comparison")
+    parser.add_argument("--run", help="which run of it (label; default: the first)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="jaxlr",
@@ -250,6 +255,7 @@ def build_parser():
     plot.set_defaults(handler=_plot)
 
     from jaxlr.comparisons import COMPARISONS  # light: definitions only
+    from jaxlr.sweep import STRATEGIES  # light: jax and numpy, imported by jaxlr already
 
     compare = sub.add_parser(
         "compare", help="train the runs of a schedule comparison and write results + plots",
@@ -275,15 +281,14 @@ def build_parser():
         description="Sweep hyperparameters of one run of a comparison (default: its first run) "
                     "in one compiled program, and write sweep.json, ranking.md and plots "
                     "(final accuracy vs lr, a heatmap for two hyperparameters, learning curves). "
-                    "A finished sweep is not recomputed when run again; with the chunked or "
-                    "sequential strategy an interrupted one resumes from its finished chunks.",
+                    "A finished sweep is not recomputed when run again; an interrupted one "
+                    "resumes after its last finished epoch.",
         epilog="examples:\n  jaxlr sweep ionosphere --lr 1e-4:1:log:32 --seeds 3\n"
                "  jaxlr sweep ionosphere --run time-based --lr 1e-3:1:log:40 "
                "--param decay=0:0.02:lin:25\n"
                "  jaxlr sweep adam-lr --lr 1e-5:1e-1 --random 32 --data-dir ../shared/data",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sweep.add_argument("name", choices=sorted(COMPARISONS), help="which comparison")
-    sweep.add_argument("--run", help="which run of it (label; default: the first)")
+    _run_args(sweep, COMPARISONS)
     sweep.add_argument("--lr", help="lr values: LOW:HIGH:log:N, LOW:HIGH:lin:N or V1,V2,...")
     sweep.add_argument("--param", action="append", metavar="NAME=VALUES",
                        help="another hyperparameter to sweep (grid product), same syntax")
@@ -291,8 +296,7 @@ def build_parser():
                        help="instead of a grid, N log-uniform samples between the --lr ends")
     sweep.add_argument("--random-seed", type=int, default=0, help="seed of --random")
     sweep.add_argument("--seeds", type=int, default=1, help="seeds per configuration")
-    sweep.add_argument("--strategy", default="auto",
-                       choices=["auto", "vmap", "chunked", "sequential", "sharded"])
+    sweep.add_argument("--strategy", default="auto", choices=STRATEGIES)
     sweep.add_argument("--chunk-size", type=int, default=64, help="members per chunk")
     sweep.add_argument("--epochs", type=int, help="override the number of epochs")
     _data_args(sweep)
@@ -307,8 +311,7 @@ def build_parser():
                     "descent, and fastai's valley).",
         epilog="example:\n  jaxlr lr-find ionosphere --seeds 3",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    finder.add_argument("name", choices=sorted(COMPARISONS), help="which comparison")
-    finder.add_argument("--run", help="which run of it (label; default: the first)")
+    _run_args(finder, COMPARISONS)
     finder.add_argument("--min-lr", type=float, default=1e-7)
     finder.add_argument("--max-lr", type=float, default=10.0)
     finder.add_argument("--steps", type=int, default=100, help="updates in the ramp")

@@ -24,6 +24,7 @@ import json
 import pathlib
 import platform
 import re
+import shutil
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -221,30 +222,32 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
                 missing.append(seed)
         if missing:
             trainer = make_train(train_config(comparison, run, epochs), ds)
+        checkpoint = out / "checkpoints" / run.slug
         if len(missing) > 1 and sweep_lib._choose(trainer, strategy) in ("vmap", "sharded"):
-            # all missing seeds as one vmapped program
+            # all missing seeds as one vmapped program, saved every epoch like a single run
             result = sweep_lib.sweep(trainer, [dict(run.hparams)], seeds=missing,
-                                     strategy=strategy, progress=progress)
+                                     strategy=strategy, progress=progress,
+                                     resume_dir=checkpoint)
             done = [(seed, sweep_lib.member_history(result, 0, i, trainer.steps_per_epoch,
                                                     ds.eval_split[2]))
                     for i, seed in enumerate(missing)]
         else:
             done = ((seed, trainer(run.hparams, seed, progress=progress,
-                                   checkpoint=out / "checkpoints" /
-                                   f"{run.slug}-seed{seed}.msgpack")) for seed in missing)
+                                   checkpoint=checkpoint / f"seed{seed}.msgpack"))
+                    for seed in missing)
         for seed, history in done:
             # all epochs, also those before an interruption; compilation included
             seconds = float(sum(history.epoch_seconds))
             atomic_write_text(out / "runs" / f"{run.slug}-seed{seed}.json",
-                        json.dumps({"key": keys[seed], "seconds": seconds,
-                                    "history": history.to_dict()}))
-            (out / "checkpoints" / f"{run.slug}-seed{seed}.msgpack").unlink(missing_ok=True)
+                              json.dumps({"key": keys[seed], "seconds": seconds,
+                                          "history": history.to_dict()}))
             histories[run.label][seed] = history
             wall[run.label] += seconds
             status = (f"diverged at epoch {history.diverged_epoch}"
                       if history.diverged_epoch is not None else
                       f"{history.eval_split} acc {history.eval_acc[-1]:.4f}")
             log(f"{comparison.name}: {run.label} seed {seed}: {status} ({seconds:.1f} s)")
+        shutil.rmtree(checkpoint, ignore_errors=True)  # every seed of this run is saved
         histories[run.label] = [histories[run.label][s] for s in sorted(histories[run.label])]
     _write_results(comparison, settings, histories, wall, out)
     return histories

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxlr._layers import LOWERINGS, Conv, relu_max_pool
+from jaxlr._validation import check_choice
 
 __all__ = ["MODELS", "AdamLRCNN", "IonosphereMLP", "KerasCNN", "LeNet", "make_model"]
 
@@ -127,8 +128,8 @@ class AdamLRCNN(nn.Module):
     @nn.compact
     def __call__(self, x, train=False):
         del train
-        # No lowering choice: on XLA:CPU the shifted pieces gained nothing for
-        # this network (and the masked pool alone made it 5x slower).
+        # No lowering choice: on XLA:CPU the shifted pieces measured no faster
+        # for this network (a one-off measurement, see the issue 4 note).
         i, low = self.init_style, "xla"
         x = nn.relu(_conv(i, low, 16, (3, 3), x, strides=2, padding="SAME"))
         x = relu_max_pool(_conv(i, low, 64, (3, 3), x, padding="SAME"), low)
@@ -175,10 +176,7 @@ def make_model(name, num_classes, init=None, lowering="auto"):
     if init is not None and init not in INITS:
         raise ValueError(f"jaxlr.models: init must be one of {list(INITS)}, got {init!r}")
     kwargs = {} if init is None else {"init_style": init}
-    if lowering != "auto":
-        if lowering not in LOWERINGS:
-            raise ValueError(f"jaxlr.models: lowering must be one of {list(LOWERINGS)}, "
-                             f"got {lowering!r}")
+    if check_choice("make_model", "lowering", lowering, LOWERINGS) != "auto":
         if "lowering" not in MODELS[name].__dataclass_fields__:
             raise ValueError(f"jaxlr.models: {name} has no lowering choice, got "
                              f"lowering={lowering!r} (use 'auto')")

@@ -29,7 +29,10 @@ disturb the others.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import itertools
+import json
 import math
 import pathlib
 import time
@@ -38,6 +41,8 @@ from typing import Mapping
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxlr._io import atomic_write_bytes
 
 __all__ = ["SweepResult", "grid", "log_uniform", "successive_halving", "sweep", "STRATEGIES"]
 
@@ -198,7 +203,8 @@ class _Batched:
         ``done``: per-epoch metrics of epochs trained before (a resumed run),
         put in front of the new ones.
         """
-        per_epoch = list(done)
+        # metrics stay on the device (no sync) until saved or returned
+        per_epoch, pending = list(done), []
         for _ in range(epochs):
             state = self.begin(state)
             if self.trainer.loop == "scan":
@@ -207,11 +213,13 @@ class _Batched:
                 for i in range(self.trainer.steps_per_epoch):
                     state = self.step(state, jnp.int32(i))
             state, metrics = self.end(state)
-            per_epoch.append(_to_host(metrics))
+            pending.append(metrics)
             if checkpoint is not None:
+                per_epoch, pending = per_epoch + _to_host(pending), []
                 _save_progress(checkpoint, state, per_epoch)
             if bar is not None:
                 bar.update(1)
+        per_epoch += _to_host(pending)
         out = {k: np.stack([m[k] for m in per_epoch], axis=1) for k in per_epoch[0]
                if k != "diverged_step"}
         out["diverged_step"] = np.asarray(per_epoch[-1]["diverged_step"])
@@ -230,8 +238,6 @@ def _to_host(tree):
 
 def _save_progress(path, state, per_epoch):
     from flax import serialization
-
-    from jaxlr._io import atomic_write_bytes
 
     payload = {"state": serialization.to_state_dict(_to_host(state)),
                "epochs": {str(i): dict(m) for i, m in enumerate(per_epoch)}}
@@ -454,12 +460,6 @@ def _resumable(resume_dir, trainer, strategy, offset, part, compute):
     """
     if resume_dir is None:
         return compute(None)
-    import hashlib
-    import io
-    import json
-
-    from jaxlr._io import atomic_write_bytes
-
     rows, keys = part
     ident = json.dumps(dict(config=repr(dataclasses.replace(trainer.config, schedule=None)),
                             train=trainer.num_train, strategy=strategy, offset=offset,
@@ -531,11 +531,6 @@ def parse_values(spec):
 
 def save(result, path, key=""):
     """Write a :class:`SweepResult` to a compressed ``.npz`` (atomically)."""
-    import io
-    import json
-
-    from jaxlr._io import atomic_write_bytes
-
     arrays = {name: np.asarray(getattr(result, name), np.float32)
               for name in (*_METRICS, "lr", "step_loss")}
     meta = dict(key=key, swept=list(result.swept), configs=result.configs, seeds=result.seeds,
@@ -547,8 +542,6 @@ def save(result, path, key=""):
 
 def load(path):
     """``(result, key)`` from :func:`save`'s file."""
-    import json
-
     with np.load(path) as f:
         meta = json.loads(str(f["meta"]))
         arrays = {name: f[name].astype(np.float64) for name in (*_METRICS, "lr", "step_loss")}

@@ -37,6 +37,7 @@ import optax
 from jaxlr import plateau
 from jaxlr._io import atomic_write_bytes
 from jaxlr._layers import LOWERINGS
+from jaxlr._validation import check_choice
 from jaxlr.models import make_model
 
 __all__ = ["History", "ScheduleInfo", "TrainConfig", "Trainer", "make_optimizer", "make_train",
@@ -102,9 +103,7 @@ class TrainConfig:
                              f"got {self.optimizer!r}")
         if self.loop not in ("auto", "dispatch", "scan"):
             raise ValueError(f"TrainConfig: loop must be auto, dispatch or scan, got {self.loop!r}")
-        if self.lowering not in LOWERINGS:
-            raise ValueError(f"TrainConfig: lowering must be one of {list(LOWERINGS)}, "
-                             f"got {self.lowering!r}")
+        check_choice("TrainConfig", "lowering", self.lowering, LOWERINGS)
 
 
 # ---------------------------------------------------------------------------
