@@ -1,12 +1,31 @@
-"""Arithmetic shared by schedules and combinators: dtypes, steps, safe ratios.
+"""Arithmetic shared by schedules and combinators: dtypes, steps, exact fractions.
 
 Everything here is a small pure ``jnp`` function. Keeping these in one place is
-what gives every schedule the same float conventions (GUIDE section 3).
+what gives every schedule the same float conventions. Three facts shape them:
+
+- Under ``jax.jit`` XLA rewrites ``x / c`` for a constant ``c`` into
+  ``x * (1 / c)``, so ``t / T`` at ``t = T`` can be a few ulps away from 1 and
+  ``1 - t / T`` a tiny negative number (NaN under a non-integer power).
+  Fractions are therefore forced to their exact value at both ends, remaining
+  fractions are computed as ``(T - t) / T`` from an exact numerator, and
+  bases of powers are clamped at 0.
+- float32 holds every integer only up to 2**24. Periodic schedules reduce the
+  *integer* step modulo their period (``divmod_step``) before any float32
+  arithmetic, so their phase is exact at every int32 step.
+- ``floor`` of a rounded quotient can land one period off at a boundary, so
+  period indices are checked against the boundary itself.
 """
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+# An integer step is split as hi + lo with lo = step mod 2**12: both parts are
+# exact in float32 for every int32 step (hi has at most 19 significant bits).
+_LO_BITS = 12
 
 
 def float_dtype():
@@ -19,14 +38,90 @@ def as_float(x):
     return jnp.asarray(x, dtype=float_dtype())
 
 
+def _host_integer(step):
+    """``step`` as a numpy integer array if it is a concrete host integer, else None.
+
+    Python and numpy integers go through numpy so that an int64 step beyond the
+    int32 range is converted by value (``jnp.asarray`` would wrap a numpy int64
+    without x64 and reject a Python int).
+    """
+    if isinstance(step, (jax.Array, jax.core.Tracer)):
+        return None
+    if isinstance(step, (bool, np.bool_)):
+        return None
+    if isinstance(step, int):
+        return np.asarray(step, dtype=np.int64)
+    if isinstance(step, (np.ndarray, np.generic, list, tuple)):
+        host = np.asarray(step)
+        if np.issubdtype(host.dtype, np.integer):
+            return host
+    return None
+
+
 def as_step(step):
-    """The step as a float array.
+    """The step as a float array of the default dtype.
 
     Casting *before* any arithmetic is what keeps ``step + 1`` or
     ``step * k`` from overflowing int32 near 2**31. float32 holds every
-    integer step exactly up to 2**24; under x64 up to 2**53.
+    integer step exactly up to 2**24 (above it, steps are rounded to float32's
+    spacing: 2 at 2**24, 128 at 2**31); under x64 up to 2**53. A host integer
+    step beyond the int32 range (a numpy int64, a Python int) is converted by
+    value, never wrapped.
     """
+    host = _host_integer(step)
+    if host is not None:
+        return jnp.asarray(host.astype(np.float64), dtype=float_dtype())
     return jnp.asarray(step).astype(float_dtype())
+
+
+def step_parts(step):
+    """``(hi, lo)``: floats with ``hi + lo == step`` exactly, for integer steps.
+
+    ``lo = step mod 2**12`` and ``hi = step - lo`` are each exact in float32
+    for every int32 step. A float step is returned as ``(step, 0)``.
+    """
+    host = _host_integer(step)
+    if host is not None:
+        lo = np.mod(host, 2**_LO_BITS)
+        return as_float((host - lo).astype(np.float64)), as_float(lo.astype(np.float64))
+    step = jnp.asarray(step)
+    if jnp.issubdtype(step.dtype, jnp.integer):
+        lo = jnp.mod(step, 2**_LO_BITS)
+        return as_float(step - lo), as_float(lo)
+    t = as_float(step)
+    return t, jnp.zeros_like(t)
+
+
+def _mod(x, size):
+    """``x mod size`` in ``[0, size)``; ``lax.rem`` (IEEE fmod) is exact."""
+    r = lax.rem(x, size)
+    return jnp.where(r < 0, r + size, r)
+
+
+def divmod_step(step, size):
+    """``(q, r)`` with ``q = floor(step / size)`` and ``r = step - q * size``.
+
+    ``r`` is exact for every integer step (int32, or a host int64) and every
+    float ``size > 0``: it is reduced from the exact parts of ``step_parts``
+    with the exact ``fmod``, never from a rounded quotient. ``q`` is
+    ``(step - r) / size`` rounded to the nearest integer, exact while float
+    precision can hold it (every q below 2**24 / 2 in float32 when
+    ``size >= 256``, and below 2**24 for all sizes when the step is below 2**24).
+    ``step`` may also be a float array (it is then taken as it is).
+    """
+    size = as_float(size)
+    hi, lo = step_parts(step)
+    # both remainders are exact and below size, so is their sum up to one
+    # rounding at the scale of size
+    r = _mod(_mod(hi, size) + _mod(lo, size), size)
+    r = jnp.where(r >= size, r - size, r)
+    q = jnp.round(((hi - r) + lo) / size)
+    return q, r
+
+
+def floor_div(step, size):
+    """``floor(step / size)``, checked against the boundary (see ``divmod_step``)."""
+    return divmod_step(step, size)[0]
 
 
 def safe_positive(x):
@@ -39,41 +134,101 @@ def safe_positive(x):
 
 
 def fraction(t, horizon):
-    """Progress ``clip(t / horizon, 0, 1)``; 1 when ``horizon <= 0``."""
-    return jnp.where(horizon > 0, jnp.clip(t / safe_positive(horizon), 0.0, 1.0), 1.0)
+    """Progress ``t / horizon`` clipped to ``[0, 1]``: exactly 0 at ``t <= 0``
+    and exactly 1 at ``t >= horizon`` (also when ``horizon <= 0``)."""
+    p = jnp.clip(t / safe_positive(horizon), 0.0, 1.0)
+    return jnp.where(t >= horizon, 1.0, jnp.where(t <= 0, 0.0, p))
 
 
-def floor_div(t, size):
-    """``floor(t / size)`` made exact for integer-valued floats.
+def remaining(t, horizon):
+    """The remaining fraction ``(horizon - t) / horizon`` clipped to ``[0, 1]``.
 
-    A float quotient can round up across an integer (e.g. ``(k*s - 1) / s``
-    in float32 for large ``k``); one correction step on each side fixes it
-    because the products ``q * size`` of small integers are exact.
+    Computed from the exact numerator ``horizon - min(t, horizon)``, so it is
+    exactly 0 from the horizon on and accurate (no cancellation) near it, where
+    ``1 - t / horizon`` is a few ulps off and may be negative. Exactly 1 at
+    ``t <= 0``; 0 for every ``t`` when ``horizon <= 0``.
     """
-    q = jnp.floor(t / size)
-    q = jnp.where(q * size > t, q - 1, q)
-    return jnp.where((q + 1) * size <= t, q + 1, q)
+    r = jnp.clip((horizon - jnp.minimum(t, horizon)) / safe_positive(horizon), 0.0, 1.0)
+    return jnp.where(t >= horizon, 0.0, jnp.where(t <= 0, 1.0, r))
 
 
-def restart_position(t, period, period_mul):
-    """Where step ``t`` falls in SGDR periods of length ``period * period_mul**i``.
+def power(base, exponent):
+    """``max(base, 0) ** exponent`` with ``0 ** 0 = 1`` and finite gradients.
+
+    The double ``where`` keeps ``d/d exponent`` (``log 0``) and
+    ``d/d base`` (``exponent * 0 ** (exponent - 1)``) out of the gradient at a
+    zero base.
+    """
+    positive = base > 0
+    safe = jnp.where(positive, base, 1.0)
+    return jnp.where(positive, safe**exponent, jnp.where(exponent == 0, 1.0, 0.0))
+
+
+def interpolate(start, end, weight):
+    """``start`` at ``weight = 0``, ``end`` at ``weight = 1``, linear between.
+
+    Exact at both ends (the form ``start (1 - w) + end w``) and never outside
+    ``[min(start, end), max(start, end)]`` (rounding between the ends is
+    clipped), for any ``weight`` in ``[0, 1]``.
+    """
+    value = start * (1.0 - weight) + end * weight
+    return jnp.clip(value, jnp.minimum(start, end), jnp.maximum(start, end))
+
+
+def half_cosine(rest):
+    """``(1 + cos(pi (1 - rest))) / 2 = sin(pi rest / 2) ** 2`` for ``rest`` in ``[0, 1]``.
+
+    The cosine annealing shape as a function of the *remaining* fraction: the
+    sine form has no cancellation near the end (``rest -> 0``), where
+    ``1 + cos(pi p)`` loses every digit, and it is never negative.
+    """
+    return jnp.sin(0.5 * jnp.pi * rest) ** 2
+
+
+def _snap(x):
+    """``x`` rounded to the nearest integer when it is one up to a few ulps.
+
+    A boundary computed from hyperparameters (``P (m**k - 1) / (m - 1)``) that
+    is mathematically an integer comes out a few ulps off under float
+    arithmetic and jit's reciprocal rewrite; snapping it makes an integer step
+    that lands on it exactly compare as on or after it.
+    """
+    nearest = jnp.round(x)
+    tolerance = 8.0 * jnp.finfo(x.dtype).eps * jnp.abs(x)
+    return jnp.where(jnp.abs(x - nearest) <= tolerance, nearest, x)
+
+
+def restart_position(step, period, period_mul):
+    """Where ``step`` falls in SGDR periods of length ``period * period_mul**i``.
 
     Returns ``(i, tau, length)``: the 0-based period index, the steps since
-    that period began, and that period's length. Period ``i`` starts at
-    ``S_i = period * (m**i - 1) / (m - 1)`` (``period * i`` when ``m == 1``),
-    so ``i = floor(log(1 + t (m - 1) / period) / log m)`` (Loshchilov & Hutter
-    2017, the formula of Keras ``CosineDecayRestarts``); one correction step
-    each way removes the float error of the logarithm at exact boundaries.
+    that period began (in ``[0, length)``) and that period's length. Period
+    ``i`` starts at ``S_i = period * (m**i - 1) / (m - 1)`` (``period * i`` when
+    ``m == 1``, found with the exact ``divmod_step``). For ``m > 1``,
+    ``i = floor(log(1 + t (m - 1) / period) / log m)`` (Loshchilov & Hutter
+    2017, the formula of Keras ``CosineDecayRestarts``), then checked against
+    ``S_i`` and ``S_{i+1}`` themselves, snapped to the integer they equal up to
+    rounding, so an integer step on a period start always restarts.
     """
+    period = as_float(period)
+    period_mul = as_float(period_mul)
+    t = as_step(step)
     geometric = period_mul != 1.0
     m = jnp.where(geometric, period_mul, 2.0)  # any value != 1 keeps the unused branch finite
-    i_geo = jnp.floor(jnp.log1p(t / period * (m - 1.0)) / jnp.log(m))
-    i = jnp.where(geometric, i_geo, floor_div(t, period))
+    # m - 1 is exact; log1p/expm1 keep m**k - 1 accurate for m near 1, where
+    # the subtraction would cancel every digit of m**k
+    growth = m - 1.0
+    log_m = jnp.log1p(growth)
+    i = jnp.floor(jnp.log1p(t / period * growth) / log_m)
 
     def start(k):
-        return jnp.where(geometric, period * (m**k - 1.0) / (m - 1.0), period * k)
+        return _snap(period * (jnp.expm1(k * log_m) / growth))
 
     i = jnp.where(t < start(i), i - 1, i)
     i = jnp.where(t >= start(i + 1), i + 1, i)
-    length = period * jnp.where(geometric, m**i, 1.0)
-    return i, t - start(i), length
+    i = jnp.maximum(i, 0.0)
+    length_geo = period * jnp.exp(i * log_m)
+    tau_geo = jnp.clip(t - start(i), 0.0, length_geo)
+    q, r = divmod_step(step, period)
+    return (jnp.where(geometric, i, q), jnp.where(geometric, tau_geo, r),
+            jnp.where(geometric, length_geo, period))

@@ -13,19 +13,36 @@ import jax
 import numpy as np
 
 
+class NotANumber(ValueError):
+    """A value that should be a number (or an array of numbers) is not."""
+
+
+def _describe(x):
+    if x is None:
+        return "None, which is not a number"
+    if isinstance(x, (str, bytes)):
+        return f"the string {x!r}, not a number"
+    return f"{x!r}"
+
+
 def concrete(x):
-    """``x`` as a float64 numpy array, or ``None`` when any part is traced."""
+    """``x`` as a float64 numpy array, or ``None`` when any part is traced.
+
+    Raises ``NotANumber`` (a ``ValueError``) for ``None``, strings and
+    anything else numpy cannot read as numbers.
+    """
     if isinstance(x, jax.core.Tracer):
         return None
-    if isinstance(x, (str, bytes)) or (
-            isinstance(x, (list, tuple)) and any(isinstance(e, (str, bytes)) for e in x)):
-        raise TypeError(f"expected a number or array of numbers, got {x!r}")
+    if x is None or isinstance(x, (str, bytes)) or (
+            isinstance(x, (list, tuple))
+            and any(e is None or isinstance(e, (str, bytes)) for e in x)):
+        raise NotANumber(f"expected a number or array of numbers, got {_describe(x)}")
     try:
         return np.asarray(x, dtype=np.float64)
     except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
         return None
     except (TypeError, ValueError) as e:
-        raise TypeError(f"expected a number or array of numbers, got {x!r}") from e
+        raise NotANumber(f"expected a number or array of numbers, got {_describe(x)}") from e
 
 
 def _fail(fn, name, value, requirement):
@@ -37,9 +54,9 @@ def check(fn, name, value, *, positive=False, nonneg=False, lo=None, hi=None,
     """Validate a numeric argument when it is concrete; return it unchanged."""
     try:
         v = concrete(value)
-    except TypeError as e:
-        raise TypeError(f"jaxlr.{fn}: {name} must be a number or array of numbers, "
-                        f"got {value!r}") from e
+    except NotANumber as e:
+        raise NotANumber(f"jaxlr.{fn}: {name} must be a number or array of numbers, "
+                         f"got {_describe(value)}") from e
     if v is None:
         return value
     if np.isnan(v).any():
@@ -54,6 +71,14 @@ def check(fn, name, value, *, positive=False, nonneg=False, lo=None, hi=None,
         _fail(fn, name, value, f"{'>' if lo_open else '>='} {lo}")
     if hi is not None and ((v >= hi) if hi_open else (v > hi)).any():
         _fail(fn, name, value, f"{'<' if hi_open else '<='} {hi}")
+    return value
+
+
+def check_schedule(fn, name, value):
+    """Require a schedule: a callable ``step -> lr`` (checked when the combinator is built)."""
+    if not callable(value):
+        raise ValueError(f"jaxlr.{fn}: {name} must be a schedule (a callable step -> lr, "
+                         f"e.g. jaxlr.constant(0.1)), got {_describe(value)}")
     return value
 
 

@@ -81,6 +81,7 @@ def warmup(schedule, warmup_steps, init_value=0.0, mode="linear", prefix=True, p
     >>> print(s([0, 1, 2, 4, 8]))
     [0.   0.25 0.5  1.   1.  ]
     """
+    v.check_schedule("warmup", "schedule", schedule)
     v.check_choice("warmup", "mode", mode, _WARMUP_MODES)
     v.check("warmup", "warmup_steps", warmup_steps, nonneg=True)
     v.check("warmup", "init_value", init_value)
@@ -103,11 +104,13 @@ def warmup(schedule, warmup_steps, init_value=0.0, mode="linear", prefix=True, p
             target = peak_value
         p = _core.fraction(t, warmup_steps)
         if mode == "linear":
-            ramp = init_value * (1.0 - p) + target * p
+            ramp = _core.interpolate(init_value, target, p)
         elif mode == "cosine":
-            ramp = init_value + (target - init_value) * 0.5 * (1.0 - jnp.cos(jnp.pi * p))
+            # (1 - cos(pi p)) / 2, the cosine shape at remaining fraction p
+            ramp = _core.interpolate(init_value, target, _core.half_cosine(p))
         elif mode == "exponential":
-            ramp = init_value * (target / init_value) ** p
+            ramp = jnp.clip(init_value * (target / init_value) ** p,
+                            jnp.minimum(init_value, target), jnp.maximum(init_value, target))
         else:
             ramp = jnp.broadcast_to(init_value, t.shape)
         return jnp.where(t < warmup_steps, ramp, value)
@@ -137,6 +140,8 @@ def join(schedules, boundaries):
     [1.   1.   0.5  0.25 0.  ]
     """
     schedules = list(schedules)
+    for i, piece in enumerate(schedules):
+        v.check_schedule("join", f"schedules[{i}]", piece)
     v.check_boundaries("join", boundaries, schedules, "schedules")
     boundaries = _core.as_float(boundaries)
 
@@ -154,6 +159,9 @@ def join(schedules, boundaries):
 def cycle(schedule, period):
     r"""Repeat the first ``period`` steps of a schedule: ``s(t mod P)``.
 
+    ``t mod P`` is the exact remainder of the integer step, so the phase is
+    exact at every int32 step (in float32 too, for a period float32 holds).
+
     Args:
       schedule: the schedule to repeat.
       period: ``P > 0``.
@@ -165,12 +173,13 @@ def cycle(schedule, period):
     >>> print(jaxlr.cycle(jaxlr.linear(1.0, 0.0, 2), 3)([0, 1, 2, 3, 4]))
     [1.  0.5 0.  1.  0.5]
     """
+    v.check_schedule("cycle", "schedule", schedule)
     v.check("cycle", "period", period, positive=True)
     period = _core.as_float(period)
 
     def cycled(step):
-        t = _core.as_step(step)
-        return schedule(t - period * _core.floor_div(t, period))
+        # the exact remainder of the integer step: exact phase at every int32 step
+        return schedule(_core.divmod_step(step, period)[1])
 
     return cycled
 
@@ -187,6 +196,11 @@ def restarts(schedule, period, period_mul=1.0, value_mul=1.0):
 
     ``restarts(cosine(v, P), P, 2.0)`` is SGDR with ``T_mult = 2``
     (``jaxlr.cosine_restarts`` adds the unscaled floor of Keras's ``alpha``).
+
+    An integer step on a period start ``S_i`` always restarts, for any
+    ``period_mul``: the period index is checked against ``S_i`` itself, which is
+    snapped to the integer it equals up to rounding. With ``period_mul = 1``
+    the position is the exact remainder of the integer step.
 
     Args:
       schedule: the shape of the first period.
@@ -206,14 +220,14 @@ def restarts(schedule, period, period_mul=1.0, value_mul=1.0):
     >>> print(s([0, 1, 2, 3, 4, 5, 6]))
     [1.    0.5   0.5   0.375 0.25  0.125 0.25 ]
     """
+    v.check_schedule("restarts", "schedule", schedule)
     v.check("restarts", "period", period, positive=True)
     v.check("restarts", "period_mul", period_mul, lo=1.0)
     v.check("restarts", "value_mul", value_mul, nonneg=True)
     period, period_mul, value_mul = map(_core.as_float, (period, period_mul, value_mul))
 
     def restarted(step):
-        t = _core.as_step(step)
-        i, tau, length = _core.restart_position(t, period, period_mul)
+        i, tau, length = _core.restart_position(step, period, period_mul)
         return value_mul**i * schedule(tau * (period / length))
 
     return restarted
@@ -237,6 +251,7 @@ def shift(schedule, steps):
     >>> print(jaxlr.shift(jaxlr.linear(1.0, 0.0, 2), 2)([0, 2, 3, 4]))
     [1.  1.  0.5 0. ]
     """
+    v.check_schedule("shift", "schedule", schedule)
     v.check("shift", "steps", steps)
     steps = _core.as_float(steps)
 
@@ -255,6 +270,7 @@ def scale(schedule, factor):
     >>> print(jaxlr.scale(jaxlr.linear(1.0, 0.0, 2), 0.1)([0, 1]))
     [0.1  0.05]
     """
+    v.check_schedule("scale", "schedule", schedule)
     v.check("scale", "factor", factor)
     factor = _core.as_float(factor)
 
@@ -296,6 +312,8 @@ def _fold(schedules, combine, name):
     """``combine`` the values of several schedules pointwise, left to right."""
     if not schedules:
         raise ValueError(f"jaxlr.{name}: schedules must be at least one schedule, got none")
+    for i, s in enumerate(schedules):
+        v.check_schedule(name, f"schedules[{i}]", s)
 
     def combined(step):
         value = schedules[0](step)
@@ -315,6 +333,7 @@ def clip(schedule, min_value=None, max_value=None):
     >>> print(jaxlr.clip(jaxlr.linear(1.0, 0.0, 4), 0.3, 0.6)([0, 2, 4]))
     [0.6 0.5 0.3]
     """
+    v.check_schedule("clip", "schedule", schedule)
     if min_value is not None:
         v.check("clip", "min_value", min_value, allow_inf=True)
     if max_value is not None:
@@ -338,12 +357,12 @@ def staircase(schedule, step_size):
     >>> print(jaxlr.staircase(jaxlr.linear(1.0, 0.0, 4), 2)([0, 1, 2, 3, 4]))
     [1.  1.  0.5 0.5 0. ]
     """
+    v.check_schedule("staircase", "schedule", schedule)
     v.check("staircase", "step_size", step_size, positive=True)
     step_size = _core.as_float(step_size)
 
     def stepped(step):
-        t = _core.as_step(step)
-        return schedule(step_size * _core.floor_div(t, step_size))
+        return schedule(step_size * _core.floor_div(step, step_size))
 
     return stepped
 
@@ -363,11 +382,12 @@ def per_epoch(schedule, steps_per_epoch):
     >>> print(jaxlr.per_epoch(jaxlr.exponential(1.0, 0.5, 1), 3)([0, 2, 3, 6]))
     [1.   1.   0.5  0.25]
     """
+    v.check_schedule("per_epoch", "schedule", schedule)
     v.check("per_epoch", "steps_per_epoch", steps_per_epoch, positive=True)
     steps_per_epoch = _core.as_float(steps_per_epoch)
 
     def epochwise(step):
-        return schedule(_core.floor_div(_core.as_step(step), steps_per_epoch))
+        return schedule(_core.floor_div(step, steps_per_epoch))
 
     return epochwise
 

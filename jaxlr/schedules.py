@@ -43,9 +43,11 @@ __all__ = [
 ]
 
 
-def _exponent(t, decay_steps, staircase):
-    p = t / decay_steps
-    return _core.floor_div(t, decay_steps) if staircase else p
+def _exponent(step, decay_steps, staircase):
+    """``t / T``, or ``floor(t / T)`` found exactly when ``staircase``."""
+    if staircase:
+        return _core.floor_div(step, decay_steps)
+    return _core.as_step(step) / decay_steps
 
 
 def constant(value):
@@ -103,10 +105,8 @@ def linear(init_value, end_value, transition_steps):
         _core.as_float, (init_value, end_value, transition_steps))
 
     def schedule(step):
-        t = _core.as_step(step)
-        p = _core.fraction(t, transition_steps)
-        # this form is exact at both ends (init + (end - init) p is not at p = 1)
-        return init_value * (1.0 - p) + end_value * p
+        return _core.interpolate(init_value, end_value,
+                                 _core.fraction(_core.as_step(step), transition_steps))
 
     return schedule
 
@@ -120,6 +120,11 @@ def polynomial(init_value, end_value, decay_steps, power=1.0, cycle=False):
     instead of holding: ``T_t = T \lceil t/T \rceil`` (``T`` at ``t = 0``) and
     ``\eta_t = (v_0 - v_1)(1 - t/T_t)^p + v_1``; so the value returns to
     ``v_1`` at every multiple of ``T`` and jumps up right after.
+
+    The remaining fraction ``1 - t/T_t`` is computed as ``(T_t - t)/T_t`` from
+    the exact remainder of ``t`` modulo ``T``: it is exactly 0 at and past the
+    horizon (at every multiple of ``T`` with ``cycle``), never negative, so any
+    power ``p >= 0`` is safe under ``jit``.
 
     Args:
       init_value: value at step 0.
@@ -150,11 +155,14 @@ def polynomial(init_value, end_value, decay_steps, power=1.0, cycle=False):
     def schedule(step):
         t = _core.as_step(step)
         if cycle:
-            periods = jnp.where(t == 0, 1.0, jnp.ceil(t / decay_steps))
-            p = t / (decay_steps * periods)
+            # T_t - t = T - (t mod T) inside a period, 0 on a multiple of T
+            completed, into = _core.divmod_step(step, decay_steps)
+            horizon = decay_steps * (completed + 1.0)
+            rest = jnp.where(into > 0, (decay_steps - into) / horizon, 0.0)
+            rest = jnp.where(t <= 0, 1.0, jnp.clip(rest, 0.0, 1.0))
         else:
-            p = jnp.minimum(t, decay_steps) / decay_steps
-        return (init_value - end_value) * (1.0 - p) ** power + end_value
+            rest = _core.remaining(t, decay_steps)
+        return _core.interpolate(end_value, init_value, _core.power(rest, power))
 
     return schedule
 
@@ -198,8 +206,7 @@ def exponential(init_value, decay_rate, decay_steps, staircase=False, end_value=
         _core.as_float, (init_value, decay_rate, decay_steps))
 
     def schedule(step):
-        t = _core.as_step(step)
-        value = init_value * decay_rate ** _exponent(t, decay_steps, staircase)
+        value = init_value * decay_rate ** _exponent(step, decay_steps, staircase)
         if end_value is None:
             return value
         return jnp.where(decay_rate < 1.0,
@@ -237,8 +244,7 @@ def natural_exp(init_value, decay_rate, decay_steps, staircase=False):
         _core.as_float, (init_value, decay_rate, decay_steps))
 
     def schedule(step):
-        t = _core.as_step(step)
-        return init_value * jnp.exp(-decay_rate * _exponent(t, decay_steps, staircase))
+        return init_value * jnp.exp(-decay_rate * _exponent(step, decay_steps, staircase))
 
     return schedule
 
@@ -275,8 +281,7 @@ def inverse_time(init_value, decay_rate, decay_steps=1.0, staircase=False):
         _core.as_float, (init_value, decay_rate, decay_steps))
 
     def schedule(step):
-        t = _core.as_step(step)
-        return init_value / (1.0 + decay_rate * _exponent(t, decay_steps, staircase))
+        return init_value / (1.0 + decay_rate * _exponent(step, decay_steps, staircase))
 
     return schedule
 
@@ -397,8 +402,7 @@ def factor(init_value, factor, step_size=1, min_value=0.0):
         _core.as_float, (init_value, factor, step_size, min_value))
 
     def schedule(step):
-        t = _core.as_step(step)
-        return jnp.maximum(min_value, init_value * factor ** _core.floor_div(t, step_size))
+        return jnp.maximum(min_value, init_value * factor ** _core.floor_div(step, step_size))
 
     return schedule
 
@@ -409,6 +413,9 @@ def cosine(init_value, decay_steps, end_value=0.0, exponent=1.0):
     .. math:: \eta_t = v_1 + (v_0 - v_1)
       \left(\tfrac12\left(1 + \cos\tfrac{\pi \min(t, T)}{T}\right)\right)^{e}
 
+    The shape is computed as ``sin(pi r / 2)**2`` of the remaining fraction
+    ``r = (T - min(t, T)) / T`` (the same function): exactly ``end_value`` from
+    the horizon on and accurate just before it, where ``1 + cos`` cancels.
     Past the horizon the value holds at ``end_value`` (Keras, optax).
     PyTorch's ``CosineAnnealingLR`` instead continues the cosine (back up to
     ``init_value`` at ``2T``); that is
@@ -441,11 +448,9 @@ def cosine(init_value, decay_steps, end_value=0.0, exponent=1.0):
         _core.as_float, (init_value, decay_steps, end_value, exponent))
 
     def schedule(step):
-        t = _core.as_step(step)
-        p = jnp.minimum(t, decay_steps) / decay_steps
-        # max(0, .) because 1 + cos(pi) may round to a tiny negative number
-        shape = jnp.maximum(0.0, 0.5 * (1.0 + jnp.cos(jnp.pi * p)))
-        return end_value + (init_value - end_value) * shape**exponent
+        rest = _core.remaining(_core.as_step(step), decay_steps)
+        shape = _core.half_cosine(rest)
+        return _core.interpolate(end_value, init_value, _core.power(shape, exponent))
 
     return schedule
 
@@ -660,7 +665,8 @@ def cyclic(base_value, max_value, step_size_up, step_size_down=None, mode="trian
       step_size_up: ``u > 0``.
       step_size_down: ``d >= 0``; ``None`` means ``u``.
       mode: static, one of ``triangular``, ``triangular2``, ``exp_range``.
-      gamma: ``exp_range`` factor per step, ``> 0``.
+      gamma: ``exp_range`` factor per step, ``> 0`` (values stay in
+        ``[b, M]`` for ``gamma <= 1``; above 1 they grow past ``M``, as torch's).
 
     Returns:
       An ``optax.Schedule`` (learning rate only; torch's momentum cycling is
@@ -687,21 +693,26 @@ def cyclic(base_value, max_value, step_size_up, step_size_down=None, mode="trian
     period = up + down
 
     def schedule(step):
-        t = _core.as_step(step)
-        completed = _core.floor_div(t, period)
-        cycle = 1.0 + completed
         # torch's x = 1 + t/P - cycle is tau / P; its two branches x/r and
         # (x - 1)/(r - 1) are tau/u and (P - tau)/d, which float32 computes
-        # without the cancellation of x - 1.
-        tau = t - period * completed
+        # without the cancellation of x - 1. tau is the exact remainder of the
+        # integer step, so the phase is exact at every int32 step.
+        completed, tau = _core.divmod_step(step, period)
         height = jnp.where(tau <= up, tau / up, (period - tau) / _core.safe_positive(down))
+        height = jnp.clip(height, 0.0, 1.0)
         if mode == "triangular":
             scale = 1.0
         elif mode == "triangular2":
-            scale = 1.0 / 2.0 ** (cycle - 1.0)
+            scale = 0.5**completed
         else:
-            scale = gamma**t
-        return base_value + (max_value - base_value) * height * scale
+            scale = gamma ** _core.as_step(step)
+        weight = height * scale
+        value = _core.interpolate(base_value, max_value, weight)
+        if mode == "exp_range":
+            # gamma > 1 grows past max_value, as torch's does
+            value = jnp.where(weight <= 1.0, value,
+                              base_value + (max_value - base_value) * weight)
+        return value
 
     return schedule
 
@@ -758,9 +769,16 @@ def one_cycle(peak_value, total_steps, pct_start=0.3, div_factor=25.0, final_div
     rise_end = pct_start * total_steps - 1.0
 
     def piece(start_value, end_value, steps):
-        if anneal == "cos":
-            return cosine(start_value, _core.safe_positive(steps), end_value)
-        return linear(start_value, end_value, jnp.maximum(steps, 0.0))
+        if anneal == "linear":
+            return linear(start_value, end_value, jnp.maximum(steps, 0.0))
+        annealed = cosine(start_value, _core.safe_positive(steps), end_value)
+
+        # a phase of length <= 0 is at its end value at once, as linear's is
+        # (torch divides by zero there)
+        def cos_piece(t):
+            return jnp.where(steps > 0, annealed(t), end_value)
+
+        return cos_piece
 
     # torch's phase loop: the first phase whose end_step >= t, else the last;
     # each measured from the previous phase's end_step. Those ends may be
@@ -791,8 +809,10 @@ _WSD_DECAYS = ("linear", "cosine", "1-sqrt")
 
 def _one_minus_sqrt(init_value, decay_steps, end_value):
     def schedule(step):
-        p = _core.fraction(_core.as_step(step), decay_steps)
-        return end_value + (init_value - end_value) * (1.0 - jnp.sqrt(p))
+        t = _core.as_step(step)
+        # 1 - sqrt(p) = (1 - p) / (1 + sqrt(p)): no cancellation near p = 1
+        shape = _core.remaining(t, decay_steps) / (1.0 + jnp.sqrt(_core.fraction(t, decay_steps)))
+        return _core.interpolate(end_value, init_value, shape)
 
     return schedule
 
@@ -848,4 +868,7 @@ def warmup_stable_decay(peak_value, warmup_steps, stable_steps, decay_steps, end
                      constant(end_value)], [decay_steps])
     else:
         tail = _one_minus_sqrt(peak_value, decay_steps, end_value)
-    return warmup(join([constant(peak_value), tail], [stable_steps]), warmup_steps, init_value)
+    # the ramp's target is the peak even when S = D = 0 (the inner schedule's
+    # value at 0 is then already end_value)
+    return warmup(join([constant(peak_value), tail], [stable_steps]), warmup_steps, init_value,
+                  peak_value=peak_value)

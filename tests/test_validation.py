@@ -175,6 +175,34 @@ def test_traced_invalid_values_are_not_inspected():
     assert out.shape == (3,)
 
 
-def test_non_numeric_argument_is_a_type_error():
-    with pytest.raises(TypeError):
+def test_a_string_where_a_number_belongs_is_a_value_error_naming_it():
+    with pytest.raises(ValueError, match=r"jaxlr.cosine: init_value must be a number .*'0.1'"):
         jaxlr.cosine("0.1", 100)
+    with pytest.raises(ValueError, match=r"jaxlr.multistep: milestones must be a number"):
+        jaxlr.multistep(0.1, ["10", 20])
+
+
+def test_none_where_a_number_belongs_says_none_is_not_a_number():
+    with pytest.raises(ValueError, match="jaxlr.linear: end_value .* None, which is not a number"):
+        jaxlr.linear(0.1, None, 10)
+    with pytest.raises(ValueError, match="jaxlr.warmup: warmup_steps .* None, which is not a number"):
+        jaxlr.warmup(jaxlr.constant(0.1), None)
+
+
+@pytest.mark.parametrize("build,name", [
+    (lambda: jaxlr.warmup(0.1, 10), "schedule"),
+    (lambda: jaxlr.cycle(None, 10), "schedule"),
+    (lambda: jaxlr.restarts("cosine", 10), "schedule"),
+    (lambda: jaxlr.shift(0.1, 3), "schedule"),
+    (lambda: jaxlr.scale(1.0, 0.1), "schedule"),
+    (lambda: jaxlr.clip(0.5, 0.1, 0.2), "schedule"),
+    (lambda: jaxlr.staircase(0.1, 2), "schedule"),
+    (lambda: jaxlr.per_epoch(0.1, 100), "schedule"),
+    (lambda: jaxlr.join([jaxlr.constant(0.1), 0.01], [5]), r"schedules\[1\]"),
+    (lambda: jaxlr.multiply(jaxlr.constant(0.1), 2.0), r"schedules\[1\]"),
+    (lambda: jaxlr.add(0.1, jaxlr.constant(0.1)), r"schedules\[0\]"),
+], ids=["warmup", "cycle", "restarts", "shift", "scale", "clip", "staircase", "per_epoch", "join",
+        "multiply", "add"])
+def test_a_non_callable_schedule_is_refused_when_the_combinator_is_built(build, name):
+    with pytest.raises(ValueError, match=f"jaxlr.[a-z_]+: {name} must be a schedule"):
+        build()
