@@ -998,14 +998,14 @@ def timm_multistep_lr(t, base_lr, decay_t, decay_rate=1.0, warmup_t=0, warmup_lr
     """timm ``MultiStepLRScheduler._get_lr`` (no noise).
 
     Source: huggingface/pytorch-image-models timm/scheduler/multistep_lr.py,
-    class ``MultiStepLRScheduler`` (read at commit
-    0514e98dfb5cef2abdd48d1810197df7911cf248, the newest copy found):
-    ``base_lr * decay_rate ** bisect.bisect_right(decay_t, t)``.
-
-    ``legacy_t_plus_one=True`` reproduces older timm releases (e.g. the copy
-    at commit b1b024dfed5870cb1238c8c7c326d6ea8ef67300), whose
-    ``get_curr_decay_steps`` used ``bisect_right(decay_t, t + 1)`` and so
-    decayed one step before each milestone (PRs #2745/#2753 discuss this).
+    class ``MultiStepLRScheduler``. Released timm (1.0.x, e.g. the copy at
+    commit b1b024dfed5870cb1238c8c7c326d6ea8ef67300 and timm 1.0.31 as
+    installed by the dev extra) counts ``bisect_right(decay_t, t + 1)`` and so
+    decays one step before each milestone: ``legacy_t_plus_one=True``. The
+    unshifted ``bisect_right(decay_t, t)`` (the copy read at commit
+    0514e98dfb5cef2abdd48d1810197df7911cf248, proposed in PRs #2745/#2753,
+    which were closed unmerged) is ``legacy_t_plus_one=False``; the name of
+    the flag is kept from when the unshifted form was taken for the current one.
 
     NOTE: timm's default is ``warmup_prefix=True`` for this scheduler; the
     default here follows timm.

@@ -296,9 +296,36 @@ def test_sgdr_schedule(x64, cycles):
         assert_matches("optax", ours, ref[:span], f"sgdr_schedule cycle{cycles[0]}")
 
 
+def readme_cosine_onecycle(steps, peak, pct_start, div, final_div):
+    """README's ``cosine_onecycle_schedule`` row, with ``b = int(pct_start * T)``:
+
+    - ``0 < b < T``: ``join([cosine(peak/div, b, peak), cosine(peak, T - b,
+      peak/(div*final_div))], [b])``;
+    - ``b == 0``: ``cosine(peak, T, peak/(div*final_div))``: optax's first
+      interval ``[0, 0)`` is empty (``jaxlr.cosine`` needs ``decay_steps > 0``,
+      so the join form cannot be built);
+    - ``b == T``: optax builds ``{b: div, T: 1/(div*final_div)}``, a dict whose
+      second key replaces the first, so it decays from ``peak/div`` to
+      ``peak/(div**2 * final_div)`` and never reaches ``peak``.
+    """
+    b = int(pct_start * steps)
+    initial, final = peak / div, peak / (div * final_div)
+    if b == 0:
+        return jaxlr.cosine(peak, steps, end_value=final)
+    if b == steps:
+        return jaxlr.cosine(initial, steps, end_value=final / div)
+    return jaxlr.join([jaxlr.cosine(initial, b, end_value=peak),
+                       jaxlr.cosine(peak, steps - b, end_value=final)], [b])
+
+
 ONECYCLE = [  # (transition_steps, peak, pct_start, div_factor, final_div_factor)
     (100, 0.1, 0.3, 25.0, 1e4), (50, 1.0, 0.25, 10.0, 100.0), (77, 0.3, 0.5, 25.0, 1e4),
-    (10, 0.5, 0.15, 5.0, 10.0),
+    (10, 0.5, 0.15, 5.0, 10.0), (37, 0.037, 0.37, 7.5, 33.0), (10, 0.5, 0.95, 5.0, 10.0),
+    # b = int(pct_start * T) == 0
+    (10, 0.5, 0.05, 5.0, 10.0), (100, 0.1, 0.0, 25.0, 1e4), (7, 1.0, 0.1, 10.0, 100.0),
+    (1, 0.3, 0.5, 25.0, 1e4),
+    # b == T
+    (20, 0.1, 1.0, 25.0, 1e4), (9, 0.7, 1.0, 4.0, 3.0),
 ]
 
 
@@ -306,20 +333,17 @@ ONECYCLE = [  # (transition_steps, peak, pct_start, div_factor, final_div_factor
                          ids=[_id(*c) for c in ONECYCLE])
 def test_cosine_onecycle_schedule(x64, steps, peak, pct_start, div, final_div):
     """``optax.cosine_onecycle_schedule(T, peak, pct_start, div, final_div)`` ==
-    ``jaxlr.join([cosine(peak/div, b, end_value=peak), cosine(peak, T - b,
-    end_value=peak/(div*final_div))], [b])`` with ``b = int(pct_start * T)``.
+    ``readme_cosine_onecycle(...)`` (README's row: a ``join`` of two cosines at
+    ``b = int(pct_start * T)`` for ``0 < b < T``, one cosine for ``b == 0`` and
+    for ``b == T``).
 
     (``jaxlr.one_cycle`` follows PyTorch's ``OneCycleLR``, whose phases end at
     ``pct_start * T - 1`` and ``T - 1``: a different schedule.)
     """
-    b = int(pct_start * steps)
-    initial, final = peak / div, peak / (div * final_div)
-    schedule = jaxlr.join([jaxlr.cosine(initial, b, end_value=peak),
-                           jaxlr.cosine(peak, steps - b, end_value=final)], [b])
-    n = 3 * steps
+    n = 3 * steps + 8
     ref = evaluate(optax.cosine_onecycle_schedule(steps, peak, pct_start, div, final_div), n)
-    assert_matches("optax", ours_on(schedule, n), ref,
-                   f"cosine_onecycle{(steps, peak, pct_start, div, final_div)}")
+    ours = ours_on(readme_cosine_onecycle(steps, peak, pct_start, div, final_div), n)
+    assert_matches("optax", ours, ref, f"cosine_onecycle{(steps, peak, pct_start, div, final_div)}")
 
 
 LINEAR_ONECYCLE = [  # (transition_steps, peak, pct_start, pct_final, div, final_div)

@@ -781,14 +781,17 @@ def test_timm_step(x64, decay_t, decay_rate, warmup):
     assert_matches("timm", evaluate(schedule, n), ref, f"step{(decay_t, decay_rate, warmup)}")
 
 
-@pytest.mark.parametrize("legacy", [False, True], ids=["current", "legacy_t_plus_one"])
+@pytest.mark.parametrize("legacy", [True, False], ids=["timm_1_0_t_plus_one", "unshifted"])
 @pytest.mark.parametrize("warmup", [None, (5, 1e-4, True), (5, 0.0, False)], ids=_timm_warmup_id)
 @pytest.mark.parametrize("decay_t,decay_rate", [([30, 60], 0.1), ([10, 20, 25], 0.5)])
 def test_timm_multistep(x64, decay_t, decay_rate, warmup, legacy):
-    """timm ``MultiStepLRScheduler(decay_t, decay_rate, warmup...)`` (decays at
-    ``t >= m``) == ``multistep(base_lr, decay_t, decay_rate)`` with timm's warmup;
-    older timm (``bisect_right(decay_t, t + 1)``) is ``multistep(base_lr,
-    [m - 1 for m in decay_t], decay_rate)``."""
+    """timm ``MultiStepLRScheduler(decay_t, decay_rate, warmup...)`` as released
+    (timm 1.0.x, ``bisect_right(decay_t, t + 1)``, the oracle's
+    ``legacy_t_plus_one=True``; checked against the real class in
+    ``tests/test_timm.py``) decays at ``t >= m - 1``: ``multistep(base_lr,
+    [m - 1 for m in decay_t], decay_rate)`` with timm's warmup. The unshifted
+    ``bisect_right(decay_t, t)`` (timm PRs #2745/#2753, closed unmerged) is
+    ``multistep(base_lr, decay_t, decay_rate)``."""
     n = 3 * decay_t[-1]
     milestones = [m - 1 for m in decay_t] if legacy else decay_t
     schedule = _timm_warmup(jaxlr.multistep(BASE, milestones, decay_rate), warmup)

@@ -195,6 +195,60 @@ def test_constantlr(x64, factor, total_iters):
           ref, label + " via join")
 
 
+def readme_linearlr(base_lr, start_factor, end_factor, total_iters):
+    """README's ``LinearLR`` row: with ``total_iters == 0`` torch never leaves
+    ``start_factor`` (its step ``t >= 1`` branch keeps the current lr once
+    ``t > total_iters``), where ``linear`` would jump to the end value."""
+    if total_iters == 0:
+        return jaxlr.constant(base_lr * start_factor)
+    return jaxlr.linear(base_lr * start_factor, base_lr * end_factor, total_iters)
+
+
+def readme_constantlr(base_lr, factor, total_iters):
+    """README's ``ConstantLR`` row: with ``total_iters == 0`` torch never
+    restores the base lr (it only does so at step ``t == total_iters >= 1``)."""
+    if total_iters == 0:
+        return jaxlr.constant(base_lr * factor)
+    return jaxlr.piecewise_constant([total_iters], [base_lr * factor, base_lr])
+
+
+@pytest.mark.parametrize("total_iters", [0, 1, 2, 9])
+@pytest.mark.parametrize("start_factor,end_factor", [(0.5, 0.25), (0.1, 1.0), (1.0, 0.0)])
+def test_linearlr_readme_row(x64, start_factor, end_factor, total_iters):
+    """README's ``LinearLR`` row, ``total_iters = 0`` included: ``T = 0`` is
+    ``constant(v * start_factor)``, ``T >= 1`` is ``linear(v * start_factor,
+    v * end_factor, T)``; at ``T = 0`` the ``linear`` form does not hold."""
+    n = 40
+    ref = torch_lrs(lambda opt: tls.LinearLR(
+        opt, start_factor=start_factor, end_factor=end_factor, total_iters=total_iters), n)
+    label = f"LinearLR({start_factor}, {end_factor}, total_iters={total_iters})"
+    check(readme_linearlr(BASE_LR, start_factor, end_factor, total_iters), ref, label)
+    general = ours_on_grid(
+        jaxlr.linear(BASE_LR * start_factor, BASE_LR * end_factor, total_iters), n)
+    if total_iters == 0 and start_factor != end_factor:
+        assert not np.allclose(general, ref), label
+    elif total_iters >= 1:
+        assert_matches("torch", general, ref, label + " via linear")
+
+
+@pytest.mark.parametrize("total_iters", [0, 1, 2, 9])
+@pytest.mark.parametrize("factor", [1.0 / 3.0, 0.5, 0.9])
+def test_constantlr_readme_row(x64, factor, total_iters):
+    """README's ``ConstantLR`` row, ``total_iters = 0`` included: ``T = 0`` is
+    ``constant(v * factor)``, ``T >= 1`` is ``piecewise_constant([T], [v * factor,
+    v])``; at ``T = 0`` the ``piecewise_constant`` form does not hold."""
+    n = 40
+    ref = torch_lrs(lambda opt: tls.ConstantLR(opt, factor=factor, total_iters=total_iters), n)
+    label = f"ConstantLR(factor={factor}, total_iters={total_iters})"
+    check(readme_constantlr(BASE_LR, factor, total_iters), ref, label)
+    general = ours_on_grid(
+        jaxlr.piecewise_constant([total_iters], [BASE_LR * factor, BASE_LR]), n)
+    if total_iters == 0:
+        assert not np.allclose(general, ref), label
+    else:
+        assert_matches("torch", general, ref, label + " via piecewise_constant")
+
+
 @pytest.mark.parametrize("power", [0.0, 0.3, 0.5, 1.0, 1.5, 2.0, 3.0])
 @pytest.mark.parametrize("total_iters", [4, 17, 50])
 def test_polynomiallr(x64, power, total_iters):
