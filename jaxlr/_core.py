@@ -99,23 +99,55 @@ def _mod(x, size):
 
 
 def divmod_step(step, size):
-    """``(q, r)`` with ``q = floor(step / size)`` and ``r = step - q * size``.
+    """``(q, r)`` with ``q = floor(step / size)`` and ``r = step - q * size``, as floats.
 
-    ``r`` is exact for every integer step (int32, or a host int64) and every
-    float ``size > 0``: it is reduced from the exact parts of ``step_parts``
-    with the exact ``fmod``, never from a rounded quotient. ``q`` is
-    ``(step - r) / size`` rounded to the nearest integer, exact while float
-    precision can hold it (every q below 2**24 / 2 in float32 when
-    ``size >= 256``, and below 2**24 for all sizes when the step is below 2**24).
-    ``step`` may also be a float array (it is then taken as it is).
+    For an integer step (int32, or a host int64) ``r`` is exact for every
+    ``size > 0``: with integer arithmetic when ``size`` is a whole number (one
+    ``lax.cond`` picks the branch; under ``vmap`` over ``size`` both run), else
+    from the exact parts of ``step_parts`` with the exact ``fmod``; never from
+    a rounded quotient. ``q`` is then exact while the float dtype holds it.
+    A float step is taken as it is: ``floor(t / size)`` checked against the
+    boundary ``q * size`` (exact for integer-valued steps and sizes below 2**24
+    in float32).
     """
     size = as_float(size)
+    host = _host_integer(step)
+    if host is not None:
+        fits = np.iinfo(np.int64 if float_dtype() == jnp.float64 else np.int32)
+        if host.size and (host.min() < fits.min or host.max() > fits.max):
+            return _divmod_parts(step, size)
+        step = jnp.asarray(host)
+    step = jnp.asarray(step)
+    if not jnp.issubdtype(step.dtype, jnp.integer):
+        return _divmod_float(as_float(step), size)
+    # a bound the float dtype holds exactly, so that the cast below cannot overflow
+    limit = 2.0 ** (jnp.iinfo(step.dtype).bits - 2)
+    whole = jnp.all((size == jnp.floor(size)) & (size <= limit))
+
+    def integer(_):
+        n = jnp.clip(size, 1.0, limit).astype(step.dtype)
+        return as_float(jnp.floor_divide(step, n)), as_float(jnp.remainder(step, n))
+
+    return lax.cond(whole, integer, lambda _: _divmod_parts(step, size), None)
+
+
+def _divmod_parts(step, size):
+    """``divmod_step`` of an integer step by any float size, via exact ``fmod``."""
     hi, lo = step_parts(step)
     # both remainders are exact and below size, so is their sum up to one
     # rounding at the scale of size
     r = _mod(_mod(hi, size) + _mod(lo, size), size)
     r = jnp.where(r >= size, r - size, r)
     q = jnp.round(((hi - r) + lo) / size)
+    return q, r
+
+
+def _divmod_float(t, size):
+    """``divmod_step`` of a float step: the quotient corrected against ``q * size``."""
+    q = jnp.floor(t / size)
+    q = jnp.where(q * size > t, q - 1, q)
+    q = jnp.where((q + 1) * size <= t, q + 1, q)
+    r = jnp.clip(t - q * size, 0.0, jnp.maximum(size - jnp.finfo(t.dtype).eps * size, 0.0))
     return q, r
 
 

@@ -40,3 +40,15 @@ def assert_matches(library, ours, reference, label="", rtol=RTOL, atol=ATOL):
     if rel.size:
         entry["max_rel_err"] = max(entry["max_rel_err"], float(np.nanmax(rel)))
     np.testing.assert_allclose(ours, reference, rtol=rtol, atol=atol, err_msg=label)
+
+
+def evaluate(schedule, n):
+    """jaxlr ``schedule`` on steps ``0..n-1`` (one eager vectorised call), as float64.
+
+    The grid is padded to a power of two and cut back: eager jax compiles each
+    operation once per shape, so a few shared shapes keep the file fast.
+    """
+    padded = 1 << max(n - 1, 1).bit_length()
+    values = schedule(np.arange(padded))
+    assert values.dtype == np.float64, "the x64 fixture must be active"
+    return np.asarray(values)[:n]

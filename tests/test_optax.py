@@ -28,6 +28,7 @@ import pytest
 
 import jaxlr
 from equivalence import assert_matches
+from equivalence import evaluate as ours_on  # a jaxlr schedule on steps 0..n-1
 
 
 def evaluate(schedule, n):
@@ -38,11 +39,6 @@ def evaluate(schedule, n):
     return np.asarray(values, dtype=np.float64)[:n]
 
 
-def ours_on(schedule, n):
-    """A jaxlr schedule on steps ``0..n-1`` (one vectorised call), as float64."""
-    values = schedule(np.arange(_padded(n)))
-    assert values.dtype == np.float64, "the x64 fixture must be active"
-    return np.asarray(values)[:n]
 
 
 def _padded(n):

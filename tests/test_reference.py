@@ -28,19 +28,7 @@ import pytest
 
 import jaxlr
 import reference
-from equivalence import assert_matches
-
-
-def evaluate(schedule, n):
-    """jaxlr ``schedule`` on steps ``0..n-1`` (one vectorised call), as float64.
-
-    The grid is padded to a power of two and cut back: eager jax compiles each
-    operation once per shape, so a few shared shapes keep the file fast.
-    """
-    padded = 1 << max(n - 1, 1).bit_length()
-    values = schedule(np.arange(padded))
-    assert values.dtype == np.float64, "the x64 fixture must be active"
-    return np.asarray(values)[:n]
+from equivalence import assert_matches, evaluate
 
 
 def oracle(fn, n, *args, **kwargs):

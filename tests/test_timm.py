@@ -42,7 +42,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import jaxlr  # noqa: E402
-from equivalence import assert_matches  # noqa: E402
+from equivalence import assert_matches, evaluate  # noqa: E402
 
 
 def _import_timm_scheduler():
@@ -103,18 +103,6 @@ def timm_lrs(make_scheduler, n, base_lr, t_in_epochs=True):
         own(t)
         lrs.append(float(group["lr"]))
     return initial, np.asarray(lrs, dtype=np.float64)
-
-
-def evaluate(schedule, n):
-    """jaxlr ``schedule`` on steps ``0..n-1`` (one eager vectorised call), as float64.
-
-    The grid is padded to a power of two and cut back: eager jax compiles each
-    operation once per shape, so a few shared shapes keep the file fast.
-    """
-    padded = 1 << max(n - 1, 1).bit_length()
-    values = schedule(np.arange(padded))
-    assert values.dtype == np.float64, "the x64 fixture must be active"
-    return np.asarray(values)[:n]
 
 
 def check(schedule, make_scheduler, n, base_lr, t_in_epochs, label, initial_is_t0=True):
