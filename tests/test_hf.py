@@ -32,6 +32,7 @@ hf = pytest.importorskip("transformers.optimization")
 
 import jaxlr  # noqa: E402
 from equivalence import assert_matches, evaluate  # noqa: E402
+from porting import hf_wsd  # noqa: E402
 
 LIBRARY = "hf (real)"
 HF_VERSION = importlib.metadata.version("transformers")
@@ -185,28 +186,6 @@ needs_wsd = pytest.mark.skipif(not WSD_PARAMS, reason=f"transformers {HF_VERSION
                                "get_wsd_schedule")
 
 
-def wsd(lr, warmup_steps, stable, decay_steps, decay_type, min_lr_ratio, warmup_type):
-    """README's rows for ``get_wsd_schedule`` (the warmup starts at ``r * v``).
-
-    ``warmup_type="1-sqrt"`` (no README row): ``1 - sqrt(1 - p)`` mapped onto
-    ``[r v, v]`` is ``(r v - v) (1 - p) ** 0.5 + v``, a polynomial of power 1/2
-    from ``r v`` to ``v``.
-    """
-    floor = min_lr_ratio * lr
-    if warmup_type == "linear":
-        return jaxlr.warmup_stable_decay(lr, warmup_steps, stable, decay_steps, end_value=floor,
-                                         decay=decay_type, init_value=floor)
-    body = jaxlr.warmup_stable_decay(lr, 0, stable, decay_steps, end_value=floor,
-                                     decay=decay_type)
-    if warmup_type == "cosine":
-        return jaxlr.warmup(body, warmup_steps, init_value=floor, mode="cosine")
-    assert warmup_type == "1-sqrt", warmup_type
-    if warmup_steps == 0:
-        return body
-    return jaxlr.join([jaxlr.polynomial(floor, lr, warmup_steps, power=0.5), body],
-                      [warmup_steps])
-
-
 WARMUP_TYPES = ["linear", "cosine", "1-sqrt"] if "warmup_type" in WSD_PARAMS else ["linear"]
 
 
@@ -221,7 +200,7 @@ def test_wsd_schedule(x64, decay_type, min_lr_ratio, warmup_type):
     0, S, D, r v, decay), W, r v, mode="cosine")`` (cosine warmup)."""
     w, s, d = 10, 30, 20
     kwargs = {"warmup_type": warmup_type} if "warmup_type" in WSD_PARAMS else {}
-    check(wsd(LR, w, s, d, decay_type, min_lr_ratio, warmup_type),
+    check(hf_wsd(LR, w, s, d, decay_type, min_lr_ratio, warmup_type),
           lambda opt: hf.get_wsd_schedule(opt, w, d, num_stable_steps=s, decay_type=decay_type,
                                           min_lr_ratio=min_lr_ratio, **kwargs),
           3 * (w + s + d), f"wsd{(w, s, d, decay_type, min_lr_ratio, warmup_type)}")
@@ -237,7 +216,7 @@ def test_wsd_schedule_training_steps(x64, warmup_steps, decay_steps, total, deca
     """``get_wsd_schedule(W, D, num_training_steps=N)``: ``S = N - W - D``, then as
     ``test_wsd_schedule`` (linear warmup, HF's default)."""
     stable = total - warmup_steps - decay_steps
-    check(wsd(LR, warmup_steps, stable, decay_steps, decay_type, min_lr_ratio, "linear"),
+    check(hf_wsd(LR, warmup_steps, stable, decay_steps, decay_type, min_lr_ratio, "linear"),
           lambda opt: hf.get_wsd_schedule(opt, warmup_steps, decay_steps,
                                           num_training_steps=total, decay_type=decay_type,
                                           min_lr_ratio=min_lr_ratio),

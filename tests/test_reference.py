@@ -29,6 +29,7 @@ import pytest
 import jaxlr
 import reference
 from equivalence import assert_matches, evaluate
+from porting import hf_wsd
 
 
 def oracle(fn, n, *args, **kwargs):
@@ -583,24 +584,6 @@ def test_hf_inverse_sqrt_schedule(x64, warmup_steps, timescale):
     assert_matches("hf", ours, ref, f"inverse_sqrt{(warmup_steps, timescale)}")
 
 
-def _hf_wsd(lr, warmup_steps, stable, decay_steps, decay_type, min_lr_ratio, warmup_type):
-    """The jaxlr expression of HF ``get_wsd_schedule`` (warmup starts at min_lr_ratio * lr)."""
-    floor = min_lr_ratio * lr
-    if warmup_type == "linear":
-        return jaxlr.warmup_stable_decay(lr, warmup_steps, stable, decay_steps, end_value=floor,
-                                         decay=decay_type, init_value=floor)
-    body = jaxlr.warmup_stable_decay(lr, 0, stable, decay_steps, end_value=floor,
-                                     decay=decay_type)
-    if warmup_type == "cosine":
-        return jaxlr.warmup(body, warmup_steps, init_value=floor, mode="cosine")
-    # "1-sqrt" warmup 1 - sqrt(1 - p), mapped onto [floor, lr], is a polynomial of power 1/2
-    # decaying from floor to lr: (floor - lr) (1 - p)^0.5 + lr.
-    if warmup_steps == 0:
-        return body
-    return jaxlr.join([jaxlr.polynomial(floor, lr, warmup_steps, power=0.5), body],
-                      [warmup_steps])
-
-
 @pytest.mark.parametrize("warmup_type", ["linear", "cosine", "1-sqrt"])
 @pytest.mark.parametrize("min_lr_ratio", [0.0, 0.1])
 @pytest.mark.parametrize("decay_type", ["linear", "cosine", "1-sqrt"])
@@ -613,7 +596,7 @@ def test_hf_wsd_schedule(x64, decay_type, min_lr_ratio, warmup_type):
     0.5), warmup_stable_decay(lr, 0, S, D, r lr, decay)], [W])`` for 1-sqrt."""
     w, s, d = 10, 30, 20
     n = 3 * (w + s + d)
-    ours = evaluate(_hf_wsd(LR, w, s, d, decay_type, min_lr_ratio, warmup_type), n)
+    ours = evaluate(hf_wsd(LR, w, s, d, decay_type, min_lr_ratio, warmup_type), n)
     ref = oracle(reference.hf_wsd_schedule, n, LR, w, d, num_stable_steps=s,
                  warmup_type=warmup_type, decay_type=decay_type, min_lr_ratio=min_lr_ratio)
     assert_matches("hf", ours, ref, f"wsd{(decay_type, min_lr_ratio, warmup_type)}")
@@ -628,7 +611,7 @@ def test_hf_wsd_schedule_training_steps(x64, warmup_steps, decay_steps, total, d
     as ``test_hf_wsd_schedule`` (linear warmup)."""
     stable = total - warmup_steps - decay_steps
     n = 3 * total
-    ours = evaluate(_hf_wsd(LR, warmup_steps, stable, decay_steps, decay_type, min_lr_ratio,
+    ours = evaluate(hf_wsd(LR, warmup_steps, stable, decay_steps, decay_type, min_lr_ratio,
                             "linear"), n)
     ref = oracle(reference.hf_wsd_schedule, n, LR, warmup_steps, decay_steps,
                  num_training_steps=total, decay_type=decay_type, min_lr_ratio=min_lr_ratio)
