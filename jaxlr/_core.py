@@ -74,22 +74,19 @@ def as_step(step):
     return jnp.asarray(step).astype(float_dtype())
 
 
-def step_parts(step):
-    """``(hi, lo)``: floats with ``hi + lo == step`` exactly, for integer steps.
+def _step_parts(step):
+    """``(hi, lo)``: floats with ``hi + lo == step`` exactly, for an integer step
+    (a jax integer array or a host integer array).
 
     ``lo = step mod 2**12`` and ``hi = step - lo`` are each exact in float32
-    for every int32 step. A float step is returned as ``(step, 0)``.
+    for every int32 step.
     """
     host = _host_integer(step)
     if host is not None:
         lo = np.mod(host, 2**_LO_BITS)
         return as_float((host - lo).astype(np.float64)), as_float(lo.astype(np.float64))
-    step = jnp.asarray(step)
-    if jnp.issubdtype(step.dtype, jnp.integer):
-        lo = jnp.mod(step, 2**_LO_BITS)
-        return as_float(step - lo), as_float(lo)
-    t = as_float(step)
-    return t, jnp.zeros_like(t)
+    lo = jnp.mod(step, 2**_LO_BITS)
+    return as_float(step - lo), as_float(lo)
 
 
 def _mod(x, size):
@@ -104,7 +101,7 @@ def divmod_step(step, size):
     For an integer step (int32, or a host int64) ``r`` is exact for every
     ``size > 0``: with integer arithmetic when ``size`` is a whole number (one
     ``lax.cond`` picks the branch; under ``vmap`` over ``size`` both run), else
-    from the exact parts of ``step_parts`` with the exact ``fmod``; never from
+    from the exact parts of ``_step_parts`` with the exact ``fmod``; never from
     a rounded quotient. ``q`` is then exact while the float dtype holds it.
     A float step is taken as it is: ``floor(t / size)`` checked against the
     boundary ``q * size`` (exact for integer-valued steps and sizes below 2**24
@@ -133,7 +130,7 @@ def divmod_step(step, size):
 
 def _divmod_parts(step, size):
     """``divmod_step`` of an integer step by any float size, via exact ``fmod``."""
-    hi, lo = step_parts(step)
+    hi, lo = _step_parts(step)
     # both remainders are exact and below size, so is their sum up to one
     # rounding at the scale of size
     r = _mod(_mod(hi, size) + _mod(lo, size), size)
@@ -203,7 +200,11 @@ def interpolate(start, end, weight):
     ``[min(start, end), max(start, end)]`` (rounding between the ends is
     clipped), for any ``weight`` in ``[0, 1]``.
     """
-    value = start * (1.0 - weight) + end * weight
+    return between(start * (1.0 - weight) + end * weight, start, end)
+
+
+def between(value, start, end):
+    """``value`` clipped to ``[min(start, end), max(start, end)]``."""
     return jnp.clip(value, jnp.minimum(start, end), jnp.maximum(start, end))
 
 

@@ -109,8 +109,7 @@ def warmup(schedule, warmup_steps, init_value=0.0, mode="linear", prefix=True, p
             # (1 - cos(pi p)) / 2, the cosine shape at remaining fraction p
             ramp = _core.interpolate(init_value, target, _core.half_cosine(p))
         elif mode == "exponential":
-            ramp = jnp.clip(init_value * (target / init_value) ** p,
-                            jnp.minimum(init_value, target), jnp.maximum(init_value, target))
+            ramp = _core.between(init_value * (target / init_value) ** p, init_value, target)
         else:
             ramp = jnp.broadcast_to(init_value, t.shape)
         return jnp.where(t < warmup_steps, ramp, value)
