@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import operator
 import sys
+import typing
 
 import numpy as np
 
@@ -122,85 +124,115 @@ def _compare(args):
           "train_loss.png, eval_acc.png")
 
 
+class _Target(typing.NamedTuple):
+    """What ``sweep`` and ``lr-find`` run: a comparison's run or a user's task."""
+
+    name: str
+    results: str  # default output folder of a command: results.format(command)
+    note: str
+    config: object
+    data: object
+    hparams: dict
+    seed: int
+    optimizer: object
+
+
+def _task(args):
+    """The :class:`_Target` of ``args.name``: a comparison's run or a user task."""
+    from jaxlr import compare, data as data_lib
+    from jaxlr.comparisons import COMPARISONS
+
+    if args.name in COMPARISONS:
+        comparison = COMPARISONS[args.name]
+        run = compare.find_run(comparison, args.run)
+        ds = compare.load_data(comparison, args.dataset, args.data_dir, args.max_train,
+                               args.max_eval)
+        config = compare.train_config(comparison, run, args.epochs)
+        return _Target(comparison.name,
+                       f"experiments/results/{comparison.name}/{{}}-{run.slug}",
+                       f"(other settings of run '{run.label}')", config, ds, dict(run.hparams),
+                       comparison.seed, run.optimizer)
+    if ":" not in args.name:
+        raise ValueError(f"unknown comparison {args.name!r}: use one of {sorted(COMPARISONS)} "
+                         "or a task MODULE:NAME")
+    from jaxlr.task import load_task
+
+    for option in ("run", "dataset", "data_dir"):
+        if getattr(args, option) is not None:
+            raise ValueError(f"--{option.replace('_', '-')} applies to the built-in "
+                             f"comparisons, not to a task ({args.name})")
+    task = load_task(args.name)
+    config = task.config
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {args.epochs}")
+        config = dataclasses.replace(config, epochs=args.epochs)
+    ds = data_lib.subset(task.data, args.max_train, args.max_eval)
+    name = task.name or config.name
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+    return _Target(name, f"experiments/results/{slug}/{{}}", "", config, ds, dict(task.hparams),
+                   task.seed, config.optimizer)
+
+
 def _sweep(args):
-    import json
     import pathlib
 
-    from jaxlr import compare, sweep
+    from jaxlr import engine, sweep
     from jaxlr._io import atomic_write_text
-    from jaxlr.comparisons import COMPARISONS
     from jaxlr.plot import plot_sweep
-    from jaxlr.train import make_train
 
-    comparison = COMPARISONS[args.name]
-    run = compare.find_run(comparison, args.run)
+    name, results, note, config, ds, base, first_seed, _ = _task(args)
     axes = {}
     if args.lr:
         axes["lr"] = sweep.parse_values(args.lr)
     for item in args.param or []:
-        name, sep, spec = item.partition("=")
+        pname, sep, spec = item.partition("=")
         if not sep:
             raise ValueError(f"--param needs NAME=VALUES, got {item!r}")
-        axes[name] = sweep.parse_values(spec)
+        axes[pname] = sweep.parse_values(spec)
     if not axes:
         raise ValueError("nothing to sweep: give --lr and/or --param NAME=VALUES")
     configs = sweep.log_uniform(args.random_seed, args.random, *axes["lr"][[0, -1]]) \
         if args.random else sweep.grid(**axes)
-    out = pathlib.Path(args.out or f"experiments/results/{comparison.name}/sweep-{run.slug}")
+    out = pathlib.Path(args.out or results.format("sweep"))
     command = "jaxlr sweep " + " ".join(args.argv)
-    ds = compare.load_data(comparison, args.dataset, args.data_dir, args.max_train,
-                           args.max_eval)
-    key = json.dumps(dict(comparison=comparison.name, run=run.label, epochs=args.epochs,
-                          dataset=args.dataset, max_train=args.max_train,
-                          max_eval=args.max_eval, seeds=args.seeds,
-                          configs={k: np.asarray(v).tolist() for k, v in configs.items()}),
-                     sort_keys=True)
-    saved = out / "sweep.npz"
-    result = None
-    if saved.is_file():
-        result, saved_key = sweep.load(saved)
-        if saved_key == key:
-            print(f"{saved}: already computed, re-rendering")
-        else:
-            result = None
-    if result is None:
-        trainer = make_train(compare.train_config(comparison, run, args.epochs), ds)
-        result = sweep.sweep(trainer, configs, base=run.hparams, seeds=args.seeds,
-                             seed=comparison.seed, strategy=args.strategy,
-                             chunk_size=args.chunk_size, progress=not args.no_progress,
-                             resume_dir=out / "parts")
-        sweep.save(result, saved, key)
+    trainer = engine.make_train(config, ds)
+    result = sweep.sweep(trainer, configs, base=base, seeds=args.seeds, seed=first_seed,
+                         strategy=args.strategy, chunk_size=args.chunk_size,
+                         progress=not args.no_progress, store=out / "store")
+    if result.reused == result.parts and result.strategy != "sequential":
+        print(f"{out}: already computed (run store), re-rendering")
+    sweep.save(result, out / "sweep.npz")
     atomic_write_text(out / "sweep.csv", sweep.table_csv(result))
-    split = ds.eval_split[2]
-    title = (f"{comparison.name}: sweep of {', '.join(result.swept)} "
-             f"(other settings of run '{run.label}')")
-    atomic_write_text(out / "ranking.md", sweep.ranking_markdown(result, title, command,
-                                                                 eval_split=split))
-    plot_sweep(result, out, title=title, eval_split=split)
+    title = f"{name}: sweep of {', '.join(result.swept)} {note}".rstrip()
+    atomic_write_text(out / "ranking.md", sweep.ranking_markdown(result, title, command))
+    metric = result.default_metric()
+    plot_sweep(result, out, metric=metric, title=title, eval_split=result.eval_split)
     best, mean, std, _ = result.ranking()[0]
     spread = f" ± {std:.4f}" if len(result.seeds) > 1 else ""
-    print(f"best: {', '.join(f'{n}={best[n]:.4g}' for n in result.swept)}: {split} acc "
-          f"{mean:.4f}{spread}; {len(result.configs)} configs x {len(result.seeds)} seeds "
-          f"in {result.seconds:.1f} s ({result.strategy}); wrote {out}/")
+    what = "acc" if metric == "eval_acc" else "loss"
+    print(f"best: {', '.join(f'{n}={best[n]:.4g}' for n in result.swept)}: "
+          f"{result.eval_split} {what} {mean:.4f}{spread}; {len(result.configs)} configs x "
+          f"{len(result.seeds)} seeds in {result.seconds:.1f} s ({result.strategy}); "
+          f"wrote {out}/")
 
 
 def _lr_find(args):
     import json
     import pathlib
 
-    from jaxlr import compare, lr_find
+    from jaxlr import lr_find
     from jaxlr._io import atomic_write_text
-    from jaxlr.comparisons import COMPARISONS
+    from jaxlr.engine.optimizers import optimizer_arguments
 
-    comparison = COMPARISONS[args.name]
-    run = compare.find_run(comparison, args.run)
-    ds = compare.load_data(comparison, args.dataset, args.data_dir, args.max_train,
-                           args.max_eval)
-    result = lr_find.lr_find(compare.train_config(comparison, run), ds, base=run.hparams,
-                             min_lr=args.min_lr, max_lr=args.max_lr, num_steps=args.steps,
-                             seeds=args.seeds, seed=comparison.seed)
-    out = pathlib.Path(args.out or f"experiments/results/{comparison.name}/lr-find-{run.slug}")
-    result.plot(out / "lr_find.png", title=f"{comparison.name} / {run.label}: lr range test")
+    name, results, note, config, ds, base, first_seed, optimizer = _task(args)
+    # the optimizer's own settings (momentum...); the run's schedule settings do not apply
+    reads = optimizer_arguments(optimizer)
+    base = {k: v for k, v in base.items() if k in reads}
+    result = lr_find.lr_find(config, ds, base=base, min_lr=args.min_lr, max_lr=args.max_lr,
+                             num_steps=args.steps, seeds=args.seeds, seed=first_seed)
+    out = pathlib.Path(args.out or results.format("lr-find"))
+    result.plot(out / "lr_find.png", title=f"{name}: lr range test {note}".rstrip())
     atomic_write_text(out / "lr_find.json", json.dumps({
         "command": "jaxlr lr-find " + " ".join(args.argv), "steepest": result.steepest,
         "valley": result.valley, "lrs": result.lrs.tolist(), "curve": result.curve.tolist(),
@@ -227,8 +259,10 @@ def _data_args(parser):
 
 
 def _run_args(parser, comparisons):
-    parser.add_argument("name", choices=sorted(comparisons), help="which comparison")
-    parser.add_argument("--run", help="which run of it (label; default: the first)")
+    parser.add_argument("name", metavar="NAME",
+                        help=f"a comparison ({', '.join(sorted(comparisons))}) or your own "
+                             "task as MODULE:NAME (a jaxlr.task.Task, see README)")
+    parser.add_argument("--run", help="which run of a comparison (label; default: the first)")
 
 
 def build_parser():
@@ -255,7 +289,7 @@ def build_parser():
     plot.set_defaults(handler=_plot)
 
     from jaxlr.comparisons import COMPARISONS  # light: definitions only
-    from jaxlr.sweep import STRATEGIES  # light: jax and numpy, imported by jaxlr already
+    from jaxlr.sweep import STRATEGIES
 
     compare = sub.add_parser(
         "compare", help="train the runs of a schedule comparison and write results + plots",
@@ -278,15 +312,17 @@ def build_parser():
 
     sweep = sub.add_parser(
         "sweep", help="train many lrs / hyperparameters x seeds of a comparison's run at once",
-        description="Sweep hyperparameters of one run of a comparison (default: its first run) "
-                    "in one compiled program, and write sweep.json, ranking.md and plots "
+        description="Sweep hyperparameters of one run of a comparison (default: its first run), "
+                    "or of your own task (MODULE:NAME), "
+                    "in one compiled program, and write sweep.npz, sweep.csv, ranking.md and plots "
                     "(final accuracy vs lr, a heatmap for two hyperparameters, learning curves). "
                     "A finished sweep is not recomputed when run again; an interrupted one "
                     "resumes after its last finished epoch.",
         epilog="examples:\n  jaxlr sweep ionosphere --lr 1e-4:1:log:32 --seeds 3\n"
                "  jaxlr sweep ionosphere --run time-based --lr 1e-3:1:log:40 "
                "--param decay=0:0.02:lin:25\n"
-               "  jaxlr sweep adam-lr --lr 1e-5:1e-1 --random 32 --data-dir ../shared/data",
+               "  jaxlr sweep adam-lr --lr 1e-5:1e-1 --random 32 --data-dir ../shared/data\n"
+               "  jaxlr sweep mypackage.tasks:task --lr 1e-4:1e-1:log:16 --seeds 3",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _run_args(sweep, COMPARISONS)
     sweep.add_argument("--lr", help="lr values: LOW:HIGH:log:N, LOW:HIGH:lin:N or V1,V2,...")

@@ -24,7 +24,6 @@ import json
 import pathlib
 import platform
 import re
-import shutil
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -119,23 +118,13 @@ def load_data(comparison, dataset=None, data_dir=None, max_train=None, max_eval=
     ``max_train`` training and ``max_eval`` validation/test examples."""
     from jaxlr import data as data_lib
 
-    ds = data_lib.load(dataset or comparison.dataset, data_dir)
-    for name, value in (("max_train", max_train), ("max_eval", max_eval)):
-        if value is not None and (not isinstance(value, int) or value < 1):
-            raise ValueError(f"jaxlr: {name} must be an int >= 1, got {value!r}")
-    if max_train is not None:
-        ds = dataclasses.replace(ds, x_train=ds.x_train[:max_train],
-                                 y_train=ds.y_train[:max_train])
-    if max_eval is not None:
-        ds = dataclasses.replace(ds, x_test=ds.x_test[:max_eval], y_test=ds.y_test[:max_eval])
-        if ds.x_val is not None:
-            ds = dataclasses.replace(ds, x_val=ds.x_val[:max_eval], y_val=ds.y_val[:max_eval])
-    return ds
+    return data_lib.subset(data_lib.load(dataset or comparison.dataset, data_dir), max_train,
+                           max_eval)
 
 
 def train_config(comparison, run, epochs=None):
-    """The :class:`jaxlr.train.TrainConfig` of one run of a comparison."""
-    from jaxlr.train import TrainConfig
+    """The :class:`jaxlr.engine.TrainConfig` of one run of a comparison."""
+    from jaxlr.engine import TrainConfig
 
     return TrainConfig(model=comparison.model, epochs=_epochs(comparison, epochs),
                        batch_size=comparison.batch_size, optimizer=run.optimizer,
@@ -174,16 +163,20 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
       command: the command line that ran this, for the records (default: the
         ``jaxlr compare`` line equivalent to these arguments).
       strategy: how several seeds run (``jaxlr.sweep.STRATEGIES``): ``auto``
-        vmaps them into one program where that is faster (MLPs, accelerators)
-        and runs them one after another (with per-epoch checkpoints) otherwise.
+        vmaps them into one program where that is faster (dense models,
+        accelerators) and runs them one after another otherwise.
+
+    Every run is saved to the run store ``OUT/store`` after every epoch, under
+    everything that determines its numbers; an interrupted call resumes, a
+    repeated one reuses what is finished, and a changed one recomputes.
 
     Returns:
       A dict ``label -> list of History`` (one per seed).
     """
-    from jaxlr import sweep as sweep_lib
-    from jaxlr.train import History, make_train
+    from jaxlr import engine, sweep as sweep_lib
+    from jaxlr.engine import backend
 
-    if seeds < 1:
+    if not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"jaxlr compare: seeds must be >= 1, got {seeds!r}")
     epochs = _epochs(comparison, epochs)
     dataset_name = dataset or comparison.dataset
@@ -202,53 +195,29 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
                     epochs=epochs, seeds=seeds, batch_size=comparison.batch_size,
                     model=comparison.model, train_examples=len(ds.x_train),
                     eval_examples=len(ds.eval_split[0]), eval_split=ds.eval_split[2])
-
+    store = engine.RunStore(out / "store", log=log)
+    seed_list = list(range(comparison.seed, comparison.seed + seeds))
     histories, wall = {}, {}
     for run in comparison.runs:
-        trainer = None
-        histories[run.label], wall[run.label] = {}, 0.0
-        keys, missing = {}, []
-        for seed in range(comparison.seed, comparison.seed + seeds):
-            keys[seed] = json.dumps(dict({k: v for k, v in settings.items() if k != "command"},
-                                         run=run.label, hparams=dict(run.hparams),
-                                         description=run.description, seed=seed),
-                                    sort_keys=True)
-            path = out / "runs" / f"{run.slug}-seed{seed}.json"
-            saved = json.loads(path.read_text()) if path.is_file() else {}
-            if saved.get("key") == keys[seed]:
-                histories[run.label][seed] = History.from_dict(saved["history"])
-                wall[run.label] += saved["seconds"]
-            else:
-                missing.append(seed)
-        if missing:
-            trainer = make_train(train_config(comparison, run, epochs), ds)
-        checkpoint = out / "checkpoints" / run.slug
-        if len(missing) > 1 and sweep_lib._choose(trainer, strategy) in ("vmap", "sharded"):
-            # all missing seeds as one vmapped program, saved every epoch like a single run
-            result = sweep_lib.sweep(trainer, [dict(run.hparams)], seeds=missing,
-                                     strategy=strategy, progress=progress,
-                                     resume_dir=checkpoint)
-            done = [(seed, sweep_lib.member_history(result, 0, i, trainer.steps_per_epoch,
-                                                    ds.eval_split[2]))
-                    for i, seed in enumerate(missing)]
+        trainer = engine.make_train(train_config(comparison, run, epochs), ds)
+        chosen = backend.choose_strategy(trainer, strategy)
+        if len(seed_list) > 1 and chosen in ("vmap", "sharded"):
+            # all seeds as one vmapped program, saved every epoch like a single run
+            result = sweep_lib.sweep(trainer, [dict(run.hparams)], seeds=seed_list,
+                                     strategy=chosen, progress=progress, store=store)
+            done = [sweep_lib.member_history(result, 0, i) for i in range(len(seed_list))]
         else:
-            done = ((seed, trainer(run.hparams, seed, progress=progress,
-                                   checkpoint=checkpoint / f"seed{seed}.msgpack"))
-                    for seed in missing)
-        for seed, history in done:
-            # all epochs, also those before an interruption; compilation included
-            seconds = float(sum(history.epoch_seconds))
-            atomic_write_text(out / "runs" / f"{run.slug}-seed{seed}.json",
-                              json.dumps({"key": keys[seed], "seconds": seconds,
-                                          "history": history.to_dict()}))
-            histories[run.label][seed] = history
-            wall[run.label] += seconds
+            done = [engine.run(trainer, run.hparams, seed, progress=progress, store=store)
+                    for seed in seed_list]
+        histories[run.label] = done
+        # all epochs, also those before an interruption; compilation included
+        wall[run.label] = float(sum(sum(h.epoch_seconds) for h in done))
+        for seed, history in zip(seed_list, done):
             status = (f"diverged at epoch {history.diverged_epoch}"
                       if history.diverged_epoch is not None else
                       f"{history.eval_split} acc {history.eval_acc[-1]:.4f}")
-            log(f"{comparison.name}: {run.label} seed {seed}: {status} ({seconds:.1f} s)")
-        shutil.rmtree(checkpoint, ignore_errors=True)  # every seed of this run is saved
-        histories[run.label] = [histories[run.label][s] for s in sorted(histories[run.label])]
+            log(f"{comparison.name}: {run.label} seed {seed}: {status} "
+                f"({sum(history.epoch_seconds):.1f} s)")
     _write_results(comparison, settings, histories, wall, out)
     return histories
 

@@ -40,7 +40,7 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["DATASETS", "Dataset", "describe", "load"]
+__all__ = ["DATASETS", "Dataset", "describe", "from_arrays", "load", "subset"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,8 +48,10 @@ class Dataset:
     """A dataset split into train / test (and, where the reference used one, validation).
 
     ``x_*`` are float32 arrays, images ``[N, H, W, C]`` in ``[0, 1]``; ``y_*``
-    int32 class indices. ``x_val``/``y_val`` are ``None`` when there is no
-    validation split. ``source`` says where the data came from.
+    int32 class indices (or float regression targets, ``num_classes`` then
+    ``None``). ``x_val``/``y_val`` are ``None`` when there is no validation
+    split. ``source`` says where the data came from; ``test_name`` what the
+    test split is called in results.
     """
 
     name: str
@@ -61,13 +63,100 @@ class Dataset:
     source: str
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
+    test_name: str = "test"
 
     @property
     def eval_split(self):
         """``(x, y, name)`` of the split a comparison reports: validation if any, else test."""
         if self.x_val is not None:
             return self.x_val, self.y_val, "validation"
-        return self.x_test, self.y_test, "test"
+        return self.x_test, self.y_test, self.test_name
+
+
+def _as_array(fn, name, value):
+    try:
+        a = np.asarray(value)
+    except Exception as e:  # noqa: BLE001 - any conversion failure is the caller's input
+        raise ValueError(f"jaxlr.data.{fn}: {name} is not an array ({e})") from None
+    if a.ndim == 0 or len(a) == 0:
+        raise ValueError(f"jaxlr.data.{fn}: {name} needs at least one example, got shape "
+                         f"{a.shape}")
+    if np.issubdtype(a.dtype, np.floating):
+        return a.astype(np.float32)
+    if np.issubdtype(a.dtype, np.integer) or a.dtype == bool:
+        return a.astype(np.int32)
+    raise ValueError(f"jaxlr.data.{fn}: {name} must hold numbers, got dtype {a.dtype}")
+
+
+def from_arrays(x_train, y_train, x_eval=None, y_eval=None, *, name="arrays", num_classes=None):
+    """A :class:`Dataset` from your own arrays (features/images and targets).
+
+    Floats become float32 and integers int32 (integer targets are class
+    indices: classification, with accuracy; float targets are regression).
+    Without ``x_eval``/``y_eval`` the training set is also the evaluation set
+    (reported as the ``train`` split).
+
+    Args:
+      x_train, y_train: ``[N, ...]`` inputs and ``[N, ...]`` targets.
+      x_eval, y_eval: an evaluation split, or both ``None``.
+      name: a label for results.
+      num_classes: for class-index targets (default: ``max(y) + 1`` over both splits).
+
+    >>> ds = from_arrays(np.zeros((4, 3)), np.array([0, 1, 1, 0]))
+    >>> ds.num_classes, ds.eval_split[2], ds.x_train.dtype
+    (2, 'train', dtype('float32'))
+    """
+    x_train, y_train = _as_array("from_arrays", "x_train", x_train), \
+        _as_array("from_arrays", "y_train", y_train)
+    if (x_eval is None) != (y_eval is None):
+        raise ValueError("jaxlr.data.from_arrays: give both x_eval and y_eval, or neither")
+    test_name = "test"
+    if x_eval is None:
+        x_eval, y_eval, test_name = x_train, y_train, "train"
+    else:
+        x_eval, y_eval = _as_array("from_arrays", "x_eval", x_eval), \
+            _as_array("from_arrays", "y_eval", y_eval)
+    for split, x, y in (("train", x_train, y_train), ("eval", x_eval, y_eval)):
+        if len(x) != len(y):
+            raise ValueError(f"jaxlr.data.from_arrays: x_{split} has {len(x)} examples, "
+                             f"y_{split} {len(y)}")
+    if x_train.shape[1:] != x_eval.shape[1:] or y_train.shape[1:] != y_eval.shape[1:] \
+            or y_train.dtype != y_eval.dtype:
+        raise ValueError(f"jaxlr.data.from_arrays: the eval split's shapes/dtypes "
+                         f"{x_eval.shape[1:]}, {y_eval.dtype}{list(y_eval.shape[1:])} differ "
+                         f"from the training split's {x_train.shape[1:]}, "
+                         f"{y_train.dtype}{list(y_train.shape[1:])}")
+    if np.issubdtype(y_train.dtype, np.integer):
+        labels_max = int(max(y_train.max(), y_eval.max()))
+        if min(y_train.min(), y_eval.min()) < 0:
+            raise ValueError("jaxlr.data.from_arrays: integer targets are class indices and "
+                             "must be >= 0")
+        if num_classes is None:
+            num_classes = labels_max + 1
+        elif labels_max >= num_classes:
+            raise ValueError(f"jaxlr.data.from_arrays: a target is {labels_max}, "
+                             f"num_classes={num_classes}")
+    elif num_classes is not None:
+        raise ValueError(f"jaxlr.data.from_arrays: num_classes={num_classes!r} given for float "
+                         "(regression) targets; integer targets are class indices")
+    return Dataset(name, x_train, y_train, x_eval, y_eval, num_classes, "arrays",
+                   test_name=test_name)
+
+
+def subset(ds, max_train=None, max_eval=None):
+    """``ds`` cut to its first ``max_train`` training and ``max_eval`` evaluation examples."""
+    for what, value in (("max_train", max_train), ("max_eval", max_eval)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < 1):
+            raise ValueError(f"jaxlr: {what} must be an int >= 1, got {value!r}")
+    if max_train is not None:
+        ds = dataclasses.replace(ds, x_train=ds.x_train[:max_train],
+                                 y_train=ds.y_train[:max_train])
+    if max_eval is not None:
+        ds = dataclasses.replace(ds, x_test=ds.x_test[:max_eval], y_test=ds.y_test[:max_eval])
+        if ds.x_val is not None:
+            ds = dataclasses.replace(ds, x_val=ds.x_val[:max_eval], y_val=ds.y_val[:max_eval])
+    return ds
 
 
 # ---------------------------------------------------------------------------

@@ -125,26 +125,28 @@ def valley(lrs, losses):
 
 
 def lr_find(config, data, base=None, min_lr=1e-7, max_lr=10.0, num_steps=100, seeds=1, seed=0,
-            beta=0.98, stop_factor=4.0):
+            beta=0.98, stop_factor=4.0, store=None):
     """Run the range test with ``config``'s model, optimizer and batch size.
 
     Args:
-      config: a :class:`jaxlr.train.TrainConfig` (its schedule, epochs and
+      config: a :class:`jaxlr.engine.TrainConfig` (its schedule, epochs and
         plateau are replaced by the ramp).
-      data: a :class:`jaxlr.data.Dataset`.
-      base: other hyperparameters of the optimizer (e.g. ``momentum``).
+      data: a dataset (:mod:`jaxlr.data`).
+      base: other hyperparameters of the optimizer (e.g. ``momentum``); an
+        ``lr`` in it is ignored (the ramp sets the lr); any other name the
+        optimizer does not read is an error.
       min_lr, max_lr: the ramp's ends, ``0 < min_lr < max_lr``.
       num_steps: updates in the ramp (``> 10``).
       seeds: seeds, run as one vmapped program.
       seed: first seed.
       beta: smoothing factor in ``[0, 1)``.
       stop_factor: stop once the smoothed loss exceeds this times the best (``> 1``).
+      store: a :class:`jaxlr.engine.RunStore` (or directory) to save and reuse the ramp.
 
     Returns:
       An :class:`LRFindResult`.
     """
-    from jaxlr import sweep as sweep_lib
-    from jaxlr import train as train_lib
+    from jaxlr import engine, sweep as sweep_lib
 
     if not 0 < min_lr < max_lr:
         raise ValueError(f"jaxlr.lr_find: need 0 < min_lr < max_lr, got min_lr={min_lr!r}, "
@@ -162,13 +164,14 @@ def lr_find(config, data, base=None, min_lr=1e-7, max_lr=10.0, num_steps=100, se
         config, epochs=math.ceil(num_steps / steps_per_epoch), plateau=None,
         schedule=lambda h, info: jaxlr.exponential(h["min_lr"], h["max_lr"] / h["min_lr"],
                                                    num_steps - 1))
-    trainer = train_lib.make_train(ramp, data)
-    hparams = {**dict(base or {}), "lr": min_lr, "min_lr": min_lr, "max_lr": max_lr}
-    rows = [hparams] * seeds
-    out = sweep_lib._Batched(trainer).run(sweep_lib._stack(rows),
-                                          sweep_lib._keys([seed + s for s in range(seeds)]))
-    losses = out["step_loss"].reshape(seeds, -1)[:, :num_steps]
-    lrs = out["lr"].reshape(seeds, -1)[0, :num_steps]
+    trainer = engine.make_train(ramp, data)
+    # the ramp is the lr: a base "lr" (a run's own setting) has nothing to set
+    hparams = {**{k: v for k, v in dict(base or {}).items() if k != "lr"},
+               "min_lr": min_lr, "max_lr": max_lr}
+    out = sweep_lib.sweep(trainer, [hparams], seeds=seeds, seed=seed, strategy="vmap",
+                          store=store)
+    losses = out.step_loss[0].reshape(seeds, -1)[:, :num_steps]
+    lrs = out.lr[0].reshape(seeds, -1)[0, :num_steps]
     smoothed, stops = zip(*(_smooth(row, beta, stop_factor) for row in losses))
     smoothed, stops = np.stack(smoothed), np.array(stops)
     # the seed-mean curve, up to the earliest stop (every seed still defined there)

@@ -21,22 +21,13 @@ initialisers glorot-uniform/zeros.
 
 import jaxlr
 from jaxlr.compare import Comparison, Run
+from jaxlr.comparisons.keras_schedules import exponential_decay, step_decay
 
 EPOCHS = 50
 
 
 def _time_based(h, info):
     return jaxlr.inverse_time(h["lr"], h["decay"], 1.0)
-
-
-def _step_decay(h, info):
-    epochwise = jaxlr.shift(jaxlr.exponential(h["lr"], h["drop"], h["epochs_drop"], staircase=True),
-                            -1)
-    return jaxlr.per_epoch(epochwise, info.steps_per_epoch)
-
-
-def _exponential(h, info):
-    return jaxlr.per_epoch(jaxlr.natural_exp(h["lr"], h["k"], 1.0), info.steps_per_epoch)
 
 
 COMPARISON = Comparison(
@@ -52,8 +43,8 @@ COMPARISON = Comparison(
         Run("time-based", "keras_sgd", dict(lr=0.1, momentum=0.8, decay=0.1 / EPOCHS),
             _time_based, "inverse_time(0.1, 0.002, 1) per update"),
         Run("step", "keras_sgd", dict(lr=0.1, momentum=0.9, drop=0.5, epochs_drop=10.0),
-            _step_decay, "0.1 * 0.5 ** floor((1 + epoch) / 10)"),
-        Run("exponential", "keras_sgd", dict(lr=0.1, momentum=0.8, k=0.1), _exponential,
+            step_decay, "0.1 * 0.5 ** floor((1 + epoch) / 10)"),
+        Run("exponential", "keras_sgd", dict(lr=0.1, momentum=0.8, k=0.1), exponential_decay,
             "0.1 * exp(-0.1 * epoch)"),
     ),
     published={"time-based": 0.99, "step": 0.99},

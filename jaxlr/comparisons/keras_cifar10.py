@@ -14,8 +14,7 @@ Fashion-MNIST by default here (the same network, 28x28x1 inputs).
 
 import jaxlr
 from jaxlr.compare import Comparison, Run
-from jaxlr.comparisons.ionosphere import _exponential, _step_decay
-from jaxlr.train import KERAS_DEFAULTS
+from jaxlr.comparisons.keras_schedules import KERAS_DEFAULTS, exponential_decay, step_decay
 
 EPOCHS = 20
 
@@ -37,8 +36,8 @@ COMPARISON = Comparison(
         Run("SGD time-based", "keras_sgd", dict(lr=0.1, momentum=0.8), _time_based,
             "inverse_time(0.1, 0.1 / epochs, 1) per update"),
         Run("SGD step", "keras_sgd", dict(lr=0.1, momentum=0.9, drop=0.5, epochs_drop=10.0),
-            _step_decay, "0.1 * 0.5 ** floor((1 + epoch) / 10)"),
-        Run("SGD exponential", "keras_sgd", dict(lr=0.1, momentum=0.8, k=0.1), _exponential,
+            step_decay, "0.1 * 0.5 ** floor((1 + epoch) / 10)"),
+        Run("SGD exponential", "keras_sgd", dict(lr=0.1, momentum=0.8, k=0.1), exponential_decay,
             "0.1 * exp(-0.1 * epoch)"),
         Run("Adagrad", "adagrad", dict(KERAS_DEFAULTS["adagrad"])),
         Run("Adadelta", "adadelta", dict(KERAS_DEFAULTS["adadelta"])),

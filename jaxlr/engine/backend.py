@@ -1,0 +1,69 @@
+"""Where the backend matters, decided here, from the backend and a property of the model.
+
+- The epoch loop: XLA:CPU runs while-loop bodies several times slower than
+  the same step dispatched on its own (a jitted LeNet step measured ~3,600
+  images/s dispatched vs ~1,000 inside ``lax.scan``), so on CPU an epoch is a
+  Python loop of jitted steps that only enqueues work (``dispatch``); on
+  accelerators it is one ``lax.scan`` (``scan``), one dispatch per epoch.
+- The sweep strategy: ``jax.vmap`` of a convolutional network over members
+  becomes grouped convolutions, which XLA:CPU runs slower than one member
+  after another (LeNet, 4 members: 0.34x, ``benchmarks/sweep_throughput.py``);
+  dense models vmap well everywhere. So on CPU a model whose forward pass
+  contains a convolution sweeps ``sequential``; several devices shard; else ``vmap``.
+- How the built-in models compute convolutions and pools is decided by
+  ``jaxlr._layers.resolve_lowering`` (``shifted`` on CPU, XLA's own elsewhere).
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import jax
+
+__all__ = ["choose_loop", "choose_strategy", "uses_convolution"]
+
+
+def choose_loop(loop="auto"):
+    """``auto`` -> ``dispatch`` on the CPU backend, ``scan`` elsewhere."""
+    if loop != "auto":
+        return loop
+    return "dispatch" if jax.default_backend() == "cpu" else "scan"
+
+
+def _primitives(jaxpr):
+    for eqn in jaxpr.eqns:
+        yield eqn.primitive.name
+        for value in eqn.params.values():
+            for sub in (value if isinstance(value, (tuple, list)) else (value,)):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    yield from _primitives(inner)
+
+
+_CONVOLUTION = weakref.WeakKeyDictionary()
+
+
+def uses_convolution(trainer):
+    """Whether the model's forward pass contains a convolution (read from its jaxpr)."""
+    cached = _CONVOLUTION.get(trainer)
+    if cached is None:
+        model, x = trainer.model, trainer.x_train[:1]
+
+        def forward(x):
+            params, model_state = model.init(jax.random.PRNGKey(0), x)
+            return model.apply(params, model_state, x, False, None)[0]
+
+        cached = "conv_general_dilated" in set(_primitives(jax.make_jaxpr(forward)(x).jaxpr))
+        _CONVOLUTION[trainer] = cached
+    return cached
+
+
+def choose_strategy(trainer, strategy="auto"):
+    """The sweep strategy for ``trainer`` (see the module docstring)."""
+    if strategy != "auto":
+        return strategy
+    if jax.device_count() > 1:
+        return "sharded"
+    if jax.default_backend() == "cpu" and uses_convolution(trainer):
+        return "sequential"
+    return "vmap"

@@ -1,0 +1,18 @@
+"""Sweeps: many hyperparameter configurations x seeds from ONE compiled program.
+
+- :mod:`jaxlr.sweep.space`: ``grid``, ``log_uniform``, ``parse_values``;
+- :mod:`jaxlr.sweep.run`: ``sweep`` over a trainer or a pure function, its
+  strategies and what each guarantees;
+- :mod:`jaxlr.sweep.halving`: ``successive_halving``;
+- :mod:`jaxlr.sweep.results`: ``SweepResult``, rankings, tables and files.
+"""
+
+from jaxlr.sweep.halving import successive_halving
+from jaxlr.sweep.results import (SweepResult, load, member_history, ranking_markdown, save,
+                                 table_csv)
+from jaxlr.sweep.run import STRATEGIES, sweep
+from jaxlr.sweep.space import grid, log_uniform, parse_values
+
+__all__ = ["STRATEGIES", "SweepResult", "grid", "load", "log_uniform", "member_history",
+           "parse_values", "ranking_markdown", "save", "successive_halving", "sweep",
+           "table_csv"]
