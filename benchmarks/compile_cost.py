@@ -23,7 +23,7 @@ import numpy as np
 import optax
 
 import jaxlr
-from jaxlr import data, sweep, train
+from jaxlr import data, engine as train, sweep
 
 
 def peer_time(ds, lrs, epochs):

@@ -13,7 +13,7 @@ import dataclasses
 import jax
 import numpy as np
 
-from jaxlr import data, sweep, train
+from jaxlr import data, engine as train, sweep
 
 
 def throughput(trainer, k, strategy, n_train):

@@ -8,7 +8,8 @@ import re
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_readme_examples_run_and_print_what_they_claim():
+def test_readme_examples_run_and_print_what_they_claim(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples write (a run store) where they run
     text = README.read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert len(blocks) >= 2

@@ -1,4 +1,4 @@
-"""The four schedule comparisons (GUIDE section 1), shipped inside the package.
+"""The four schedule comparisons the project reproduces, shipped inside the package.
 
 Each module defines ``COMPARISON``, a :class:`jaxlr.compare.Comparison`:
 the dataset, model, batch size, epochs and the runs (optimizer,

@@ -1,6 +1,6 @@
 """adam-lr: Adam's learning rate on a 7-layer CNN.
 
-The CNN of the GUIDE (conv 3->16 stride 2, 16->64 + pool, 64->128,
+The 7-layer CNN (conv 3->16 stride 2, 16->64 + pool, 64->128,
 128->256 + pool, 256->512, 512->512 + pool, 512->256, dense 1024->100),
 cross-entropy, Adam (beta 0.9/0.999, eps 1e-8 as PyTorch) at
 lr 1e-1, 1e-3, 3e-4 and 6.25e-5, batch 128.

@@ -10,7 +10,8 @@
 
 from jaxlr.engine import backend
 from jaxlr.engine.config import ScheduleInfo, TrainConfig
-from jaxlr.engine.core import StepMetrics, Trainer, TrainState, make_train, raw_key
+from jaxlr.engine.core import StepMetrics, Trainer, TrainState, make_train
+from jaxlr.engine.keys import raw_key, seed_keys
 from jaxlr.engine.driver import History, Program, program, run
 from jaxlr.engine.losses import LOSSES
 from jaxlr.engine.optimizers import OPTIMIZERS, lr_used, make_optimizer
@@ -18,4 +19,4 @@ from jaxlr.engine.store import Record, RunStore
 
 __all__ = ["History", "LOSSES", "OPTIMIZERS", "Program", "Record", "RunStore", "ScheduleInfo",
            "StepMetrics", "TrainConfig", "TrainState", "Trainer", "backend", "lr_used",
-           "make_optimizer", "make_train", "program", "raw_key", "run"]
+           "make_optimizer", "make_train", "program", "raw_key", "run", "seed_keys"]

@@ -36,6 +36,7 @@ import optax
 from jaxlr import plateau
 from jaxlr.engine import backend, losses
 from jaxlr.engine.config import ScheduleInfo, TrainConfig
+from jaxlr.engine.keys import raw_key
 from jaxlr.engine.modules import as_model
 from jaxlr.engine.optimizers import lr_used, make_optimizer
 
@@ -308,16 +309,6 @@ class Trainer:
         from jaxlr.engine.driver import run
 
         return run(self, hparams, key, progress=progress, store=store)
-
-
-def raw_key(key):
-    """A raw uint32 key from an int seed, a typed key or a raw key."""
-    if isinstance(key, (int, np.integer)):
-        return jax.random.PRNGKey(int(key))
-    key = jnp.asarray(key)
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    return key
 
 
 def make_train(config: TrainConfig, data) -> Trainer:

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlr.engine.core import raw_key
+from jaxlr.engine.keys import raw_key
 from jaxlr.engine.identity import schedule_fingerprints
 from jaxlr.engine.store import Record, as_store, to_host
 

@@ -11,7 +11,8 @@ import numpy as np
 from jaxlr.engine.driver import member_identities, program, train_epochs
 from jaxlr.engine.store import Record, as_store
 from jaxlr.sweep.results import SweepResult
-from jaxlr.sweep.run import _keys, _stack, stack_epochs
+from jaxlr.engine.keys import seed_keys
+from jaxlr.sweep.run import stack_epochs, stack_hparams
 from jaxlr.sweep.space import seed_list, table
 
 __all__ = ["successive_halving"]
@@ -72,8 +73,8 @@ def successive_halving(trainer, configs, base=None, seeds=1, seed=0, rung_epochs
     out["diverged_step"] = np.full((k, s_count), -1, np.int64)
     prog = program(trainer, batched=True)
     members = [r for r in rows for _ in seeds_]
-    keys = _keys(seeds_ * k)
-    state0 = prog.init(_stack(members), keys)
+    keys = seed_keys(seeds_ * k)
+    state0 = prog.init(stack_hparams(members), keys)
     alive, done, survivors, first_rung = np.arange(k), 0, [], 0
     store = as_store(store)
     slot = None

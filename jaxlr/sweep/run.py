@@ -39,7 +39,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlr.engine import Trainer, backend
-from jaxlr.engine.core import Recorder, raw_key
+from jaxlr.engine.core import Recorder
+from jaxlr.engine.keys import raw_key, seed_keys
 from jaxlr.engine.driver import (member_identities, program, progress_bar, run as run_single,
                                  to_host, train_epochs)
 from jaxlr.engine.identity import callable_identity, environment
@@ -47,7 +48,7 @@ from jaxlr.engine.store import Record, as_store
 from jaxlr.sweep.results import SweepResult
 from jaxlr.sweep.space import seed_list, table
 
-__all__ = ["STRATEGIES", "sweep"]
+__all__ = ["STRATEGIES", "stack_epochs", "stack_hparams", "sweep"]
 
 STRATEGIES = ("auto", "vmap", "chunked", "sequential", "sharded")
 
@@ -60,12 +61,9 @@ def _check_strategy(strategy, chunk_size):
         raise ValueError(f"jaxlr.sweep: chunk_size must be an int >= 1, got {chunk_size!r}")
 
 
-def _stack(rows):
+def stack_hparams(rows):
+    """Hyperparameter rows -> one float32 array per name, ``[member]``."""
     return {n: jnp.asarray([r[n] for r in rows], jnp.float32) for n in rows[0]}
-
-
-def _keys(seeds):
-    return jnp.stack([jax.random.PRNGKey(s) for s in seeds])
 
 
 def _pad(items, multiple):
@@ -91,7 +89,7 @@ def _batched_part(trainer, rows, keys, sharding, slot, bar):
     """Train one batched part (every epoch, or resume it from ``slot``): stacked metrics."""
     start = time.perf_counter()
     prog = program(trainer, batched=True)
-    state = prog.init(_stack(rows), keys)
+    state = prog.init(stack_hparams(rows), keys)
     done, seconds = [], 0.0
     if slot is not None:
         record = slot.load(template=state)
@@ -232,8 +230,8 @@ def _sweep_trainer(trainer, swept, rows, seeds_, strategy, chunk_size, mesh, pro
                     "trainer": base_identity,
                     "batched": {"devices": None if mesh is None else int(mesh.size),
                                 "members": member_identities(trainer, part_rows,
-                                                             _keys(part_seeds))}})
-            out, part_seconds, was_reused = _batched_part(trainer, part_rows, _keys(part_seeds),
+                                                             seed_keys(part_seeds))}})
+            out, part_seconds, was_reused = _batched_part(trainer, part_rows, seed_keys(part_seeds),
                                                           sharding, slot, bar)
             reused += was_reused
             out = {k: v[:hi - lo] for k, v in out.items()}
@@ -271,7 +269,7 @@ def _flatten(tree):
 
 def _sweep_function(fn, swept, rows, seeds_, strategy, chunk_size, mesh, progress, store):
     """A bare ``fn(hparams, key)`` swept: vmapped, chunked, sequential or sharded."""
-    keys_all = _keys(seeds_)
+    keys_all = seed_keys(seeds_)
     _check_function_names(fn, rows[0], keys_all[0])
     if strategy == "auto":
         strategy = "sharded" if jax.device_count() > 1 else "vmap"
@@ -290,7 +288,7 @@ def _sweep_function(fn, swept, rows, seeds_, strategy, chunk_size, mesh, progres
     start, outs, reused = time.perf_counter(), [], 0
     for lo, hi, size in parts:
         part_rows, part_seeds = _pad(members[lo:hi], size), _pad(member_seeds[lo:hi], size)
-        keys = _keys(part_seeds)
+        keys = seed_keys(part_seeds)
         slot = None
         if store is not None:
             slot = store.slot("fnpart", {**ident, "strategy": strategy, "members": [
@@ -307,7 +305,7 @@ def _sweep_function(fn, swept, rows, seeds_, strategy, chunk_size, mesh, progres
             out = to_host(single({n: jnp.float32(v) for n, v in part_rows[0].items()}, keys[0]))
             out = {k: np.asarray(v)[None] for k, v in out.items()}
         else:
-            hp, keys_in = _stack(part_rows), keys
+            hp, keys_in = stack_hparams(part_rows), keys
             if sharding is not None:
                 hp, keys_in = jax.device_put((hp, keys_in), sharding)
             out = {k: np.asarray(v) for k, v in to_host(batched(hp, keys_in)).items()}
