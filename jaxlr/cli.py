@@ -147,7 +147,7 @@ def _task(args):
         run = compare.find_run(comparison, args.run)
         ds = compare.load_data(comparison, args.dataset, args.data_dir, args.max_train,
                                args.max_eval)
-        config = compare.train_config(comparison, run, args.epochs)
+        config = compare.train_config(comparison, run, getattr(args, "epochs", None))
         return _Target(comparison.name,
                        f"experiments/results/{comparison.name}/{{}}-{run.slug}",
                        f"(other settings of run '{run.label}')", config, ds, dict(run.hparams),
@@ -163,10 +163,11 @@ def _task(args):
                              f"comparisons, not to a task ({args.name})")
     task = load_task(args.name)
     config = task.config
-    if args.epochs is not None:
-        if args.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {args.epochs}")
-        config = dataclasses.replace(config, epochs=args.epochs)
+    epochs = getattr(args, "epochs", None)  # lr-find sets its own
+    if epochs is not None:
+        if epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {epochs}")
+        config = dataclasses.replace(config, epochs=epochs)
     ds = data_lib.subset(task.data, args.max_train, args.max_eval)
     name = task.name or config.name
     slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)

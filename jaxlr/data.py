@@ -128,9 +128,10 @@ def from_arrays(x_train, y_train, x_eval=None, y_eval=None, *, name="arrays", nu
                          f"{y_train.dtype}{list(y_train.shape[1:])}")
     if np.issubdtype(y_train.dtype, np.integer):
         labels_max = int(max(y_train.max(), y_eval.max()))
-        if min(y_train.min(), y_eval.min()) < 0:
-            raise ValueError("jaxlr.data.from_arrays: integer targets are class indices and "
-                             "must be >= 0")
+        for what, y in (("y_train", y_train), ("y_eval", y_eval)):
+            if y.min() < 0:
+                raise ValueError(f"jaxlr.data.from_arrays: {what} holds {int(y.min())}; "
+                                 "integer targets are class indices and must be >= 0")
         if num_classes is None:
             num_classes = labels_max + 1
         elif labels_max >= num_classes:

@@ -8,6 +8,15 @@ import pytest
 from jaxlr import compare
 from jaxlr.cli import main
 from jaxlr.comparisons import COMPARISONS
+from jaxlr.engine import driver, store
+
+
+def _header(path):
+    """The JSON header of a run-store record (see ``jaxlr.engine.store``)."""
+    raw = path.read_bytes()
+    assert raw.startswith(store.MAGIC)
+    start = len(store.MAGIC) + 8
+    return json.loads(raw[start:start + int.from_bytes(raw[len(store.MAGIC):start], "big")])
 
 
 def test_every_comparison_is_well_formed():
@@ -32,13 +41,20 @@ def test_ionosphere_comparison_writes_every_result_and_resumes(tmp_path, monkeyp
     table = (out / "results.md").read_text()
     assert "| time-based | inverse_time(0.1, 0.002, 1) per update |" in table and " ± " in table
     assert len((out / "metrics.csv").read_text().splitlines()) == 1 + 4 * 2 * 3
-    assert not list((out / "checkpoints").glob("*"))
+    # no progress left behind: each run's seeds are one vmapped part, finished; its record
+    # stays in the store (the cache of the next call) with its metrics and no training state
+    records = sorted((out / "store").glob("*.run"))
+    assert [p.name[:5] for p in records] == ["part-"] * 4
+    for path in records:
+        header = _header(path)
+        assert header["meta"]["complete"]
+        assert not any(name.startswith("s/") for name in header["arrays"]), path.name
 
     # a second call finds every run done and trains nothing
     def no_training(*args, **kwargs):
         raise AssertionError("retrained a finished run")
 
-    monkeypatch.setattr("jaxlr.train.make_train", no_training)
+    monkeypatch.setattr(driver.Program, "epoch", no_training)
     assert main(["compare", "ionosphere", "--epochs", "3", "--seeds", "2", "--out", str(out),
                  "--no-progress"]) == 0
     assert json.loads((out / "metrics.json").read_text()) == metrics
@@ -71,7 +87,7 @@ def test_list_and_datasets_commands(capsys):
 
 
 def test_seeds_run_as_one_vmapped_program_equal_single_runs(tmp_path, monkeypatch):
-    from jaxlr import sweep, train
+    from jaxlr import engine, sweep
 
     c = COMPARISONS["ionosphere"]
     calls = []
@@ -86,7 +102,7 @@ def test_seeds_run_as_one_vmapped_program_equal_single_runs(tmp_path, monkeypatc
                                        log=lambda *_: None)
     assert calls == [[7, 8, 9]] * 4  # one program per run, the three seeds together
     run = c.runs[1]
-    single = train.make_train(compare.train_config(c, run, 2), compare.load_data(c))
+    single = engine.make_train(compare.train_config(c, run, 2), compare.load_data(c))
     for i, seed in enumerate((7, 8, 9)):
         alone = single(run.hparams, seed)
         np.testing.assert_allclose(histories[run.label][i].train_loss, alone.train_loss,

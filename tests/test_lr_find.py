@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from jaxlr import data, lr_find, train
+from jaxlr import data, engine, lr_find
 
 IONO = data.load("ionosphere")
-CFG = train.TrainConfig(model="ionosphere_mlp", epochs=1, batch_size=28, optimizer="keras_sgd")
+CFG = engine.TrainConfig(model="ionosphere_mlp", epochs=1, batch_size=28, optimizer="keras_sgd")
 
 
 def test_ramp_smoothing_stop_and_suggestions_on_ionosphere(tmp_path):
@@ -27,6 +27,10 @@ def test_seeds_are_independent_members():
     both = lr_find.lr_find(CFG, IONO, base={"momentum": 0.8}, num_steps=40, seeds=2, seed=3)
     alone = lr_find.lr_find(CFG, IONO, base={"momentum": 0.8}, num_steps=40, seeds=1, seed=4)
     np.testing.assert_allclose(both.losses[1], alone.losses[0], rtol=2e-5)
+    # a run's own "lr" in base has nothing to set (the ramp is the lr): ignored, not an error
+    with_lr = lr_find.lr_find(CFG, IONO, base={"lr": 0.1, "momentum": 0.8}, num_steps=40,
+                              seeds=1, seed=4)
+    np.testing.assert_array_equal(with_lr.losses, alone.losses)
 
 
 def test_smoothing_is_debiased_ema():
@@ -52,6 +56,8 @@ def test_bad_arguments_are_named():
                           (dict(num_steps=5), "num_steps must be > 10"),
                           (dict(seeds=0), "seeds must be >= 1"),
                           (dict(beta=1.0), "beta must be in"),
-                          (dict(stop_factor=1.0), "stop_factor must be > 1")):
+                          (dict(stop_factor=1.0), "stop_factor must be > 1"),
+                          # a name the optimizer does not read (misspelt) is an error
+                          (dict(base={"momentun": 0.8}), "are not read by this run")):
         with pytest.raises(ValueError, match=match):
             lr_find.lr_find(CFG, IONO, **kwargs)

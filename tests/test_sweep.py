@@ -1,5 +1,6 @@
 """Sweeps: members equal their single runs, strategies agree, divergence is isolated."""
 
+import json
 import os
 import subprocess
 import sys
@@ -9,20 +10,48 @@ import numpy as np
 import pytest
 
 import jaxlr
-from jaxlr import data, sweep, train
+from jaxlr import data, engine, sweep
+from jaxlr.engine import driver, store
 
 IONO = data.load("ionosphere")
 
 
 def _trainer(epochs=3):
-    cfg = train.TrainConfig(
+    cfg = engine.TrainConfig(
         model="ionosphere_mlp", epochs=epochs, batch_size=28, optimizer="keras_sgd",
         schedule=lambda h, info: jaxlr.inverse_time(h["lr"], h["decay"], 1.0))
-    return train.make_train(cfg, IONO)
+    return engine.make_train(cfg, IONO)
 
 
 TRAINER = _trainer()
 BASE = {"momentum": 0.8}
+
+
+def _header(path):
+    """The JSON header of a run-store record (see ``jaxlr.engine.store``)."""
+    raw = path.read_bytes()
+    assert raw.startswith(store.MAGIC)
+    start = len(store.MAGIC) + 8
+    return json.loads(raw[start:start + int.from_bytes(raw[len(store.MAGIC):start], "big")])
+
+
+def _holds_state(header):
+    return any(name.startswith("s/") for name in header["arrays"])
+
+
+def _interrupt_epochs(monkeypatch, at):
+    """Make every program raise KeyboardInterrupt at its ``at``-th epoch (0-based) and count
+    the epochs trained; ``calls`` is the count, ``interrupt[0] = False`` stops interrupting."""
+    original, calls, interrupt = driver.Program.epoch, [], [True]
+
+    def epoch(self, state):
+        if interrupt[0] and len(calls) == at:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return original(self, state)
+
+    monkeypatch.setattr(driver.Program, "epoch", epoch)
+    return calls, interrupt
 
 
 def test_vmap_members_equal_their_single_runs():
@@ -84,11 +113,11 @@ def test_bad_sweeps_are_named():
 def test_sharded_over_8_devices_equals_unsharded():
     script = textwrap.dedent("""
         import jax, numpy as np, jaxlr
-        from jaxlr import data, sweep, train
+        from jaxlr import data, engine, sweep
         assert jax.device_count() == 8, jax.devices()
-        cfg = train.TrainConfig(model="ionosphere_mlp", epochs=2, batch_size=28,
-                                optimizer="keras_sgd")
-        tr = train.make_train(cfg, data.load("ionosphere"))
+        cfg = engine.TrainConfig(model="ionosphere_mlp", epochs=2, batch_size=28,
+                                 optimizer="keras_sgd")
+        tr = engine.make_train(cfg, data.load("ionosphere"))
         configs = {"lr": list(np.geomspace(1e-3, 1.0, 5)) + [1e30]}
         sh = sweep.sweep(tr, configs, base={"momentum": 0.8}, seeds=2, strategy="sharded")
         un = sweep.sweep(tr, configs, base={"momentum": 0.8}, seeds=2, strategy="vmap")
@@ -116,14 +145,14 @@ MULTIHOST = textwrap.dedent("""
     jax.distributed.initialize(coordinator_address=sys.argv[1], num_processes=2,
                                process_id=int(sys.argv[2]))
     import numpy as np
-    from jaxlr import data, sweep, train
+    from jaxlr import data, engine, sweep
     assert (jax.process_count(), jax.device_count(), jax.local_device_count()) == (2, 4, 2)
-    cfg = train.TrainConfig(model="ionosphere_mlp", epochs=3, batch_size=28,
-                            optimizer="keras_sgd")
-    tr = train.make_train(cfg, data.load("ionosphere"))
+    cfg = engine.TrainConfig(model="ionosphere_mlp", epochs=3, batch_size=28,
+                             optimizer="keras_sgd")
+    tr = engine.make_train(cfg, data.load("ionosphere"))
     configs = {"lr": [0.01, 0.1, 0.3]}
     sh = sweep.sweep(tr, configs, base={"momentum": 0.8}, seeds=2, strategy="sharded",
-                     resume_dir=sys.argv[3])
+                     store=sys.argv[3])
     assert sh.train_loss.shape == (3, 2, 3)
     for k in range(3):
         for s in range(2):
@@ -150,7 +179,9 @@ def test_sharded_over_two_processes_equals_single_runs(tmp_path):
     for i, (p, (out, err)) in enumerate(zip(procs, outs)):
         assert p.returncode == 0, err[-3000:]
         assert f"multihost ok {i}" in out
-    assert len(list(tmp_path.glob("part-*.npz"))) == 1  # written once, by process 0
+    (part,) = tmp_path.glob("part-*.run")  # written once, by process 0
+    assert not list(tmp_path.glob(".*"))  # no temporary left by a second writer
+    assert _header(part)["meta"]["complete"] and not _holds_state(_header(part))
 
 
 def test_parse_values():
@@ -163,7 +194,7 @@ def test_parse_values():
             sweep.parse_values(bad)
 
 
-def test_sweep_and_lr_find_commands(tmp_path, monkeypatch, capsys):
+def test_sweep_command(tmp_path, monkeypatch, capsys):
     from jaxlr.cli import main
 
     out = tmp_path / "sweep"
@@ -180,7 +211,7 @@ def test_sweep_and_lr_find_commands(tmp_path, monkeypatch, capsys):
     def no_training(*a, **k):
         raise AssertionError("recomputed a finished sweep")
 
-    monkeypatch.setattr("jaxlr.sweep.sweep", no_training)
+    monkeypatch.setattr(driver.Program, "epoch", no_training)
     assert main(args) == 0
     assert "already computed" in capsys.readouterr().out
     monkeypatch.undo()
@@ -188,11 +219,16 @@ def test_sweep_and_lr_find_commands(tmp_path, monkeypatch, capsys):
     assert main(["sweep", "ionosphere", "--lr", "1e-3:1", "--random", "5", "--epochs", "1",
                  "--out", str(tmp_path / "random"), "--no-progress"]) == 0
     assert (tmp_path / "random" / "final.png").is_file()
+    assert main(["sweep", "ionosphere", "--out", str(tmp_path / "x")]) == 2
+    assert "nothing to sweep" in capsys.readouterr().err
+
+
+def test_lr_find_command(tmp_path, capsys):
+    from jaxlr.cli import main
+
     assert main(["lr-find", "ionosphere", "--steps", "30", "--out", str(tmp_path / "lf")]) == 0
     assert (tmp_path / "lf" / "lr_find.png").is_file()
     assert "suggested lr: steepest" in capsys.readouterr().out
-    assert main(["sweep", "ionosphere", "--out", str(tmp_path / "x")]) == 2
-    assert "nothing to sweep" in capsys.readouterr().err
 
 
 def test_successive_halving_keeps_the_best_and_they_train_as_in_a_full_sweep():
@@ -219,28 +255,25 @@ def test_sweep_interrupted_mid_part_resumes_after_its_last_epoch(tmp_path, monke
     configs = {"lr": [0.01, 0.1, 0.3]}
     base = {**BASE, "decay": 0.001}
     full = sweep.sweep(trainer, configs, base=base, seeds=2, strategy=strategy, chunk_size=4)
-    batched = sweep._batched_for(trainer)
-    original, ends, interrupt = batched.end, [], [True]
     # vmap: stop in epoch 4 of 4; chunked (6 members, 2 chunks): in epoch 3 of chunk 2
     stop_at = 3 if strategy == "vmap" else 6
-
-    def end(state):
-        if interrupt[0] and len(ends) == stop_at:
-            raise KeyboardInterrupt
-        ends.append(1)
-        return original(state)
-
-    monkeypatch.setattr(batched, "end", end)
+    calls, interrupt = _interrupt_epochs(monkeypatch, stop_at)
     with pytest.raises(KeyboardInterrupt):
         sweep.sweep(trainer, configs, base=base, seeds=2, strategy=strategy, chunk_size=4,
-                    resume_dir=tmp_path)
-    assert len(list(tmp_path.glob("*.progress.msgpack"))) == 1
-    ends.clear()
+                    store=tmp_path)
+    headers = [_header(p) for p in tmp_path.glob("part-*.run")]
+    assert len(headers) == (1 if strategy == "vmap" else 2)
+    in_progress = [h for h in headers if not h["meta"]["complete"]]
+    assert len(in_progress) == 1 and _holds_state(in_progress[0])  # the interrupted part
+    calls.clear()
     interrupt[0] = False
     resumed = sweep.sweep(trainer, configs, base=base, seeds=2, strategy=strategy,
-                          chunk_size=4, resume_dir=tmp_path)
-    assert len(ends) == (1 if strategy == "vmap" else 2)  # only the epochs not saved
-    assert not list(tmp_path.glob("*.progress.msgpack"))
+                          chunk_size=4, store=tmp_path)
+    assert len(calls) == (1 if strategy == "vmap" else 2)  # only the epochs not saved
+    # every part finished: its record stays (the cache), with its metrics and no state
+    headers = [_header(p) for p in tmp_path.glob("part-*.run")]
+    assert len(headers) == (1 if strategy == "vmap" else 2)
+    assert all(h["meta"]["complete"] and not _holds_state(h) for h in headers)
     for name in ("train_loss", "eval_acc", "lr", "step_loss", "diverged_step"):
         np.testing.assert_array_equal(getattr(resumed, name), getattr(full, name))
 
@@ -250,26 +283,28 @@ def test_interrupted_sweep_resumes_from_finished_parts(tmp_path, monkeypatch, st
     configs = {"lr": [0.01, 0.03, 0.1, 0.3, 1.0]}
     base = {**BASE, "decay": 0.0}
     full = sweep.sweep(TRAINER, configs, base=base, strategy=strategy, chunk_size=2)
-    worker = "_chunk" if strategy == "chunked" else "_sequential"
-    original, calls, interrupt = getattr(sweep, worker), [], [True]
-
-    def failing_after_two(*args, **kwargs):
-        if interrupt[0] and len(calls) == 2:
-            raise KeyboardInterrupt
-        calls.append(1)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(sweep, worker, failing_after_two)
+    epochs = TRAINER.config.epochs
+    # parts: chunked, 3 chunks of 2 members; sequential, 5 single runs. Stop as the third starts
+    calls, interrupt = _interrupt_epochs(monkeypatch, at=2 * epochs)
     with pytest.raises(KeyboardInterrupt):
         sweep.sweep(TRAINER, configs, base=base, strategy=strategy, chunk_size=2,
-                    resume_dir=tmp_path)
-    assert len(list(tmp_path.glob("part-*.npz"))) == 2
+                    store=tmp_path)
+    # a sequential member is its single run: it is saved as one
+    kind = "part" if strategy == "chunked" else "run"
+    assert len(list(tmp_path.glob(f"{kind}-*.run"))) == 2
+    assert len(list(tmp_path.glob("*.run"))) == 2
     calls.clear()
     interrupt[0] = False
     resumed = sweep.sweep(TRAINER, configs, base=base, strategy=strategy, chunk_size=2,
-                          resume_dir=tmp_path)
-    assert len(calls) == (1 if strategy == "chunked" else 3)  # only the unfinished parts
+                          store=tmp_path)
+    parts = 1 if strategy == "chunked" else 3
+    assert len(calls) == parts * epochs  # only the unfinished parts
     np.testing.assert_allclose(resumed.train_loss, full.train_loss, rtol=2e-5)
+    if strategy == "sequential":
+        # ... and a later single run of a member finds it in the store
+        calls.clear()
+        single = TRAINER(resumed.configs[0], resumed.seeds[0], store=tmp_path)
+        assert not calls and single.train_loss == resumed.train_loss[0, 0].tolist()
 
 
 def test_ranking_shows_no_spread_for_one_seed():

@@ -42,7 +42,12 @@ class TrainConfig:
         reseeded every step.
       epochs: passes over the training set.
       batch_size: examples per update; the last batch of an epoch is partial
-        (masked), as PyTorch's DataLoader and Keras's ``fit`` do.
+        (masked), as PyTorch's DataLoader and Keras's ``fit`` do. A model with
+        batch statistics (BatchNorm) would see the padding of a masked batch,
+        so it needs ``batch_size`` to divide the training examples, or ``drop_last``.
+      drop_last: skip the last partial batch of every epoch (PyTorch's
+        ``drop_last=True``): each epoch then trains on ``floor(N / batch_size)``
+        full batches of a fresh shuffle.
       optimizer: a built-in name (``jaxlr.engine.OPTIMIZERS``) or a callable
         ``(learning_rate, **hparams) -> optax.GradientTransformation`` (e.g.
         ``optax.adamw``); its keyword arguments found in ``hparams`` are
@@ -75,6 +80,7 @@ class TrainConfig:
     model: Any
     epochs: int
     batch_size: int
+    drop_last: bool = False
     optimizer: str | Callable[..., optax.GradientTransformation] = "sgd"
     loss: str | Callable = "auto"
     metrics: Callable | None = None

@@ -38,7 +38,7 @@ from jaxlr.engine import backend, losses
 from jaxlr.engine.config import ScheduleInfo, TrainConfig
 from jaxlr.engine.keys import raw_key
 from jaxlr.engine.modules import as_model
-from jaxlr.engine.optimizers import lr_used, make_optimizer
+from jaxlr.engine.optimizers import lr_used, make_optimizer, optimizer_arguments
 
 __all__ = ["Recorder", "StepMetrics", "TrainState", "Trainer", "make_train"]
 
@@ -126,7 +126,11 @@ class Trainer:
         if self.num_train == 0 or self.num_eval == 0:
             raise ValueError(f"make_train: the dataset has {self.num_train} training and "
                              f"{self.num_eval} evaluation examples; both must be >= 1")
-        self.steps_per_epoch = math.ceil(self.num_train / config.batch_size)
+        if config.drop_last and self.num_train < config.batch_size:
+            raise ValueError(f"make_train: drop_last=True with {self.num_train} training "
+                             f"examples and batch_size={config.batch_size} leaves no batch")
+        self.steps_per_epoch = (self.num_train // config.batch_size if config.drop_last
+                                else math.ceil(self.num_train / config.batch_size))
         self.info = ScheduleInfo(self.steps_per_epoch, config.epochs)
         self.model = as_model(config.model, getattr(data, "num_classes", None), config.init,
                               config.lowering)
@@ -137,6 +141,16 @@ class Trainer:
                                                          self.output_shape)
         self.classification = losses.is_classification(self.y_train.dtype)
         self.loop = backend.choose_loop(config.loop)
+        remainder = self.num_train % config.batch_size
+        if remainder and not config.drop_last:
+            model_state = jax.eval_shape(self.model.init, jax.random.PRNGKey(0),
+                                         self.x_train[:1])[1]
+            if self.model.couples_batch(model_state):
+                raise ValueError(
+                    f"make_train: the model keeps batch statistics, and {self.num_train} "
+                    f"training examples leave a last batch of {remainder} < batch_size="
+                    f"{config.batch_size}, whose padding would enter them; set "
+                    "TrainConfig(drop_last=True), or a batch_size that divides the examples")
         self._read = None
 
     # -- hyperparameters ------------------------------------------------------
@@ -162,8 +176,10 @@ class Trainer:
         self._optimizer(Recorder(hparams, read))
         unread = sorted(set(hparams) - read)
         if unread:
+            takes = sorted(set(optimizer_arguments(self.config.optimizer)) - read)
+            more = f"; its optimizer also takes {takes}" if takes else ""
             raise ValueError(f"hyperparameter(s) {unread} are not read by this run "
-                             f"({self.config.name}); it reads {sorted(read)}")
+                             f"({self.config.name}); it reads {sorted(read)}{more}")
         return tuple(sorted(read))
 
     # -- pure pieces ----------------------------------------------------------
@@ -185,8 +201,11 @@ class Trainer:
         """Shuffle for this epoch (a function of the run key and the epoch only)."""
         perm = jax.random.permutation(jax.random.fold_in(state.key, state.epoch),
                                       self.num_train).astype(jnp.int32)
-        pad = self.steps_per_epoch * self.config.batch_size - self.num_train
-        return state.replace(order=jnp.concatenate([perm, jnp.full((pad,), -1, jnp.int32)]))
+        size = self.steps_per_epoch * self.config.batch_size
+        if size <= self.num_train:  # drop_last: the examples past whole batches wait
+            return state.replace(order=perm[:size])
+        return state.replace(order=jnp.concatenate(
+            [perm, jnp.full((size - self.num_train,), -1, jnp.int32)]))
 
     def _per_example(self, outputs, targets):
         loss = self._loss(outputs, targets)
@@ -267,12 +286,13 @@ class Trainer:
         opt_state = state.opt_state
         if self.config.plateau is not None:
             opt_state = plateau.observe(opt_state, evaluation["loss"])
-        train_acc = (jnp.sum(steps.correct) / self.num_train if self.classification
+        trained = min(self.num_train, self.steps_per_epoch * self.config.batch_size)
+        train_acc = (jnp.sum(steps.correct) / trained if self.classification
                      else jnp.full((), jnp.nan))
         # summed in update order, as a running total would be (the same float32 rounding)
         loss_total = jax.lax.scan(lambda total, x: (total + x, None), jnp.zeros(()),
                                   steps.loss_sum)[0]
-        metrics = dict(train_loss=loss_total / self.num_train,
+        metrics = dict(train_loss=loss_total / trained,
                        train_acc=train_acc, eval_loss=evaluation.pop("loss"),
                        eval_acc=evaluation.pop("acc"), lr=steps.lr, step_loss=steps.loss,
                        diverged_step=state.diverged_step,

@@ -143,7 +143,7 @@ def trainer_identity(trainer):
     c = trainer.config
     return {
         "environment": environment(),
-        "config": {"epochs": c.epochs, "batch_size": c.batch_size,
+        "config": {"epochs": c.epochs, "batch_size": c.batch_size, "drop_last": c.drop_last,
                    "eval_batch_size": c.eval_batch_size, "nesterov": c.nesterov,
                    "plateau": _value(dict(c.plateau), 0) if c.plateau is not None else None,
                    "init": c.init, "loop": trainer.loop,

@@ -24,6 +24,8 @@ class Model:
     apply: Callable
     kind: str
     module: Any
+    # whether an example's output depends on the rest of its batch (batch statistics)
+    couples_batch: Callable[[Any], bool]
 
 
 def _train_keyword(module):
@@ -47,8 +49,7 @@ def _linen(module):
         return {keyword: (not train) if keyword == "deterministic" else train}
 
     def init(key, x):
-        # the built-in models took no flag at init: the same default (not training)
-        variables = module.init(key, x, **(flag(False) if keyword == "deterministic" else {}))
+        variables = module.init(key, x, **flag(False))
         variables = dict(variables)
         params = variables.pop("params", {})
         return params, variables
@@ -62,7 +63,10 @@ def _linen(module):
             return outputs, {**model_state, **updates}
         return module.apply(variables, x, **flag(train), rngs=rngs), model_state
 
-    return Model(init, apply, "linen", module)
+    def couples_batch(model_state):
+        return any(jax.tree_util.tree_leaves(v) for v in model_state.values())
+
+    return Model(init, apply, "linen", module, couples_batch)
 
 
 def _is_key(x):
@@ -108,7 +112,10 @@ def _nnx(factory):
             return outputs, model_state
         return outputs, nnx.split(model, nnx.Param, ...)[2]
 
-    return Model(init, apply, "nnx", factory)
+    def couples_batch(model_state):
+        return bool(jax.tree_util.tree_leaves(model_state.filter(nnx.BatchStat)))
+
+    return Model(init, apply, "nnx", factory, couples_batch)
 
 
 def as_model(model, num_classes, init=None, lowering="auto"):
