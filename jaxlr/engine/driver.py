@@ -204,7 +204,7 @@ def run(trainer, hparams, key, *, progress=False, store=None, return_state=False
                                   "member": member_identities(trainer, [hparams], [rkey])[0]})
         record = slot.load(template=state)
         if record is not None:
-            history = History.from_dict(record.meta["history"])
+            history = History.from_dict(record.meta["history"])  # checksummed with the rest
             state = jax.device_put(record.state)
     left = 0 if history.diverged_epoch is not None else trainer.config.epochs - history.epochs_done
     bar = progress_bar(trainer.config.epochs, trainer.config.name, "epoch") if progress else None

@@ -17,6 +17,7 @@ and the versions and backend that computed it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import inspect
@@ -47,8 +48,12 @@ def _source_hash(obj):
 
 
 def _value(v, depth):
+    import flax.linen as nn
+
     if isinstance(v, (bool, int, float, str, type(None))):
         return v
+    if isinstance(v, (np.integer, np.floating, np.bool_)):
+        return v.item()
     if isinstance(v, (tuple, list)):
         return [_value(x, depth) for x in v]
     if isinstance(v, dict):
@@ -57,9 +62,28 @@ def _value(v, depth):
         a = np.asarray(v)
         return {"array": list(a.shape), "dtype": str(a.dtype),
                 "sha256": hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]}
-    if callable(v) and depth < 6:
+    if (callable(v) or isinstance(v, nn.Module)) and depth < 6:
         return callable_identity(v, depth + 1)
-    return type(v).__qualname__
+    if depth < 6:
+        fields = _object_fields(v)
+        if fields is not None:
+            return {"object": _qualname(type(v)),
+                    "fields": {k: _value(x, depth + 1) for k, x in fields.items()}}
+    return _qualname(type(v))
+
+
+def _qualname(t):
+    return f"{getattr(t, '__module__', '?')}.{getattr(t, '__qualname__', '?')}"
+
+
+def _object_fields(v):
+    """The values that make up an object (dataclass fields or its ``__dict__``), if any."""
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return {f.name: getattr(v, f.name) for f in dataclasses.fields(v)}
+    d = getattr(v, "__dict__", None)
+    if isinstance(d, dict):
+        return {k: x for k, x in d.items() if not k.startswith("__")}
+    return None
 
 
 def callable_identity(fn, depth=0):
@@ -70,15 +94,21 @@ def callable_identity(fn, depth=0):
         return None
     if isinstance(fn, str):
         return fn
+    fn = inspect.unwrap(fn)  # jax.jit, functools.wraps: the function they wrap
     if isinstance(fn, functools.partial):
         return {"partial": callable_identity(fn.func, depth + 1),
                 "args": _value(list(fn.args), depth), "keywords": _value(fn.keywords, depth)}
     if isinstance(fn, nn.Module):
         return {"linen": callable_identity(type(fn), depth + 1), "fields": repr(fn)}
-    target = fn if inspect.isfunction(fn) or inspect.isclass(fn) or inspect.ismethod(fn) \
-        else type(fn)
-    out = {"name": f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', '?')}",
-           "source": _source_hash(target)}
+    is_code = inspect.isfunction(fn) or inspect.isclass(fn) or inspect.ismethod(fn)
+    target = fn if is_code else type(fn)
+    out = {"name": _qualname(target), "source": _source_hash(target)}
+    if inspect.ismethod(fn) and depth < 6:
+        out["self"] = _value(fn.__self__, depth + 1)
+    if not is_code and depth < 6:  # a callable object: its class and its values
+        fields = _object_fields(fn)
+        if fields:
+            out["fields"] = {k: _value(x, depth + 1) for k, x in fields.items()}
     closure = getattr(fn, "__closure__", None)
     if closure and depth < 6:
         names = fn.__code__.co_freevars
@@ -98,27 +128,30 @@ def _cell_filled(cell):
     return True
 
 
-_DATA = {}
-
-
-def data_fingerprint(data):
-    """Shapes, dtypes and SHA-256 of a dataset's arrays (cached per dataset object)."""
-    key = id(data)
-    hit = _DATA.get(key)
-    if hit is not None and hit[0]() is data:
-        return hit[1]
-    x_eval, y_eval, split = data.eval_split
-    out = {"eval_split": split}
-    for name, a in (("x_train", data.x_train), ("y_train", data.y_train), ("x_eval", x_eval),
+def data_fingerprint(x_train, y_train, x_eval, y_eval, eval_split, num_classes):
+    """Shapes, dtypes and SHA-256 of a dataset's arrays, its evaluation split and classes."""
+    out = {"eval_split": eval_split, "num_classes": num_classes}
+    for name, a in (("x_train", x_train), ("y_train", y_train), ("x_eval", x_eval),
                     ("y_eval", y_eval)):
         a = np.ascontiguousarray(a)
         out[name] = {"shape": list(a.shape), "dtype": str(a.dtype),
                      "sha256": hashlib.sha256(a.tobytes()).hexdigest()}
-    try:
-        _DATA[key] = (weakref.ref(data), out)
-    except TypeError:
-        pass
     return out
+
+
+_TRAINER_DATA = weakref.WeakKeyDictionary()
+
+
+def _trainer_data(trainer):
+    """The fingerprint of the arrays the trainer trains on (computed once per trainer)."""
+    hit = _TRAINER_DATA.get(trainer)
+    if hit is None:
+        t = trainer
+        hit = data_fingerprint(*(np.asarray(a) for a in (t.x_train, t.y_train, t.x_eval,
+                                                          t.y_eval)),
+                               t.eval_split, getattr(t.data, "num_classes", None))
+        _TRAINER_DATA[trainer] = hit
+    return hit
 
 
 def environment():
@@ -127,6 +160,7 @@ def environment():
 
     devices = jax.devices()
     env = {"jaxlr": jaxlr.__version__, "jax": jax.__version__, "backend": jax.default_backend(),
+           "versions": _versions(),
            "devices": [len(devices), getattr(devices[0], "device_kind", str(devices[0]))],
            "x64": bool(jax.config.jax_enable_x64), "processes": jax.process_count()}
     if env["backend"] == "cpu":
@@ -134,6 +168,15 @@ def environment():
         env["cpu_threads"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
             else os.cpu_count()
     return env
+
+
+def _versions():
+    import flax
+    import jaxlib.version
+    import optax
+
+    return {"jaxlib": jaxlib.version.__version__, "optax": optax.__version__,
+            "flax": flax.__version__, "numpy": np.__version__}
 
 
 def trainer_identity(trainer):
@@ -154,7 +197,8 @@ def trainer_identity(trainer):
         "metrics": callable_identity(c.metrics),
         "optimizer": callable_identity(c.optimizer),
         "schedule": callable_identity(c.schedule) if c.schedule is not None else "constant lr",
-        "data": data_fingerprint(trainer.data),
+        "data": _trainer_data(trainer),
+        "output_shape": list(trainer.output_shape),
     }
 
 

@@ -12,8 +12,9 @@ one, and the next write of the slot clears a kill's leftover temporary):
 
     b"JAXLR-RUN\\n" | header length (8 bytes, big-endian) | header (JSON) | payload (npz)
 
-The header holds the format, the full identity, its digest, the payload's
-length and SHA-256, and the name, shape and dtype of every array. On loading,
+The header holds the format, the full identity, its digest, the record's
+metadata, the payload's length, the name, shape and dtype of every array, and
+a SHA-256 of everything else in the header and the payload. On loading,
 the magic, length, checksum, identity and the shapes the caller expects are
 all checked; a file that fails any check is never half-loaded: it is moved
 aside to ``NAME.rejected`` and the caller is told why (and recomputes).
@@ -113,8 +114,8 @@ class Slot:
         header = {"format": FORMAT, "kind": self.kind, "digest": self.digest,
                   "identity": self.identity, "meta": record.meta,
                   "payload_bytes": len(payload),
-                  "payload_sha256": hashlib.sha256(payload).hexdigest(),
                   "arrays": {k: [str(v.dtype), list(v.shape)] for k, v in arrays.items()}}
+        header["sha256"] = _checksum(header, payload)
         head = json.dumps(header, sort_keys=True, default=repr).encode()
         if jax.process_index() == 0:
             self.store.clean_temporaries(self.path)
@@ -134,7 +135,9 @@ class Slot:
             return self._read(template)
         except RejectedRecord as e:
             self.reject(str(e))
-            return None
+        except (ValueError, KeyError, TypeError, OSError, EOFError) as e:
+            self.reject(f"unreadable ({type(e).__name__}: {e})")
+        return None
 
     def reject(self, why):
         aside = self.path.with_name(self.path.name + ".rejected")
@@ -160,7 +163,7 @@ class Slot:
         if len(payload) != header.get("payload_bytes"):
             raise RejectedRecord(f"truncated: {len(payload)} payload bytes, the header says "
                                  f"{header.get('payload_bytes')}")
-        if hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
+        if _checksum(header, payload) != header.get("sha256"):
             raise RejectedRecord("checksum mismatch (the file was changed or damaged)")
         saved = header.get("identity")
         if header.get("digest") != self.digest or saved != _canonical(self.identity):
@@ -184,6 +187,13 @@ class Slot:
     def remove(self):
         if jax.process_index() == 0:
             self.path.unlink(missing_ok=True)
+
+
+def _checksum(header, payload):
+    """SHA-256 of the header (all but this checksum) and the payload: nothing unchecked."""
+    head = {k: v for k, v in header.items() if k != "sha256"}
+    text = json.dumps(head, sort_keys=True, default=repr).encode()
+    return hashlib.sha256(len(text).to_bytes(8, "big") + text + payload).hexdigest()
 
 
 def _canonical(identity):

@@ -26,12 +26,14 @@ What is guaranteed (tested in ``tests/test_sweep.py`` and ``tests/test_store.py`
   float32 rounding only: the batched program is another XLA program, and
   rounding differences grow in unstable (high-lr) runs until trajectories
   part. The run store therefore keys a batched part by its exact member list
-  (hence batch size and padding) and devices, and never reuses it for
-  another strategy or chunk size.
+  (hence batch size and padding) and devices: a part is reused only by a part
+  of exactly the same members run as one batch (the same program), never
+  across another batching, chunk size or device count.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 
 import jax
@@ -141,7 +143,7 @@ def _sequential_part(trainer, row, key, store, bar):
 
 
 def sweep(target, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_size=64,
-          mesh=None, progress=False, store=None):
+          mesh=None, progress=False, store=None, identity=None):
     """Run every configuration for every seed; return a :class:`SweepResult`.
 
     Args:
@@ -163,6 +165,10 @@ def sweep(target, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_si
         ``sequential``) is saved there after every epoch under its identity, and
         a later call with the same everything resumes it or reuses it when
         finished. A function target is saved per part when the part finishes.
+      identity: for a function target, a string you choose that names what its
+        key cannot see (the function is identified by its qualified name,
+        source, closure and bound values; a trainer's config has its own
+        ``identity`` field).
 
     Returns:
       A :class:`SweepResult` with axes ``[config, seed, ...]``; its ``seconds``
@@ -173,13 +179,16 @@ def sweep(target, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_si
     swept, rows = table(configs, base)
     seeds_ = seed_list(seeds, seed)
     if isinstance(target, Trainer):
+        if identity is not None:
+            raise ValueError("jaxlr.sweep: identity= is for function targets; a trainer's "
+                             "is TrainConfig(identity=...)")
         return _sweep_trainer(target, swept, rows, seeds_, strategy, chunk_size, mesh,
                               progress, as_store(store))
     if not callable(target):
         raise ValueError(f"jaxlr.sweep: target must be a Trainer or a function "
                          f"(hparams, key) -> metrics, got {target!r}")
     return _sweep_function(target, swept, rows, seeds_, strategy, chunk_size, mesh, progress,
-                           as_store(store))
+                           as_store(store), identity)
 
 
 def _sharding(mesh):
@@ -250,6 +259,7 @@ def _sweep_trainer(trainer, swept, rows, seeds_, strategy, chunk_size, mesh, pro
 
 def _check_function_names(fn, row, key):
     read = set()
+    fn = inspect.unwrap(fn)  # a jax.jit-wrapped function: the Python function inside
     jax.eval_shape(lambda h, k: fn(Recorder(h, read), k),
                    {n: jnp.float32(v) for n, v in row.items()}, key)
     unread = sorted(set(row) - read)
@@ -267,7 +277,8 @@ def _flatten(tree):
     return {jax.tree_util.keystr(p): v for p, v in leaves}
 
 
-def _sweep_function(fn, swept, rows, seeds_, strategy, chunk_size, mesh, progress, store):
+def _sweep_function(fn, swept, rows, seeds_, strategy, chunk_size, mesh, progress, store,
+                    user_identity):
     """A bare ``fn(hparams, key)`` swept: vmapped, chunked, sequential or sharded."""
     keys_all = seed_keys(seeds_)
     _check_function_names(fn, rows[0], keys_all[0])
@@ -281,8 +292,8 @@ def _sweep_function(fn, swept, rows, seeds_, strategy, chunk_size, mesh, progres
     parts = _parts(strategy, len(members), chunk_size, mesh)
     single = jax.jit(lambda h, k: _flatten(fn(h, k)))
     batched = jax.jit(jax.vmap(lambda h, k: _flatten(fn(h, k))))
-    ident = {"function": callable_identity(fn), "environment": environment()} \
-        if store is not None else None
+    ident = {"function": callable_identity(fn), "environment": environment(),
+             "identity": user_identity} if store is not None else None
     bar = progress_bar(len(parts), f"sweep ({strategy}, {len(members)} members)", "part") \
         if progress else None
     start, outs, reused = time.perf_counter(), [], 0
