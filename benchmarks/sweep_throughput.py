@@ -9,6 +9,7 @@ Run: python benchmarks/sweep_throughput.py --data-dir ../shared/data [--ks 1 4 1
 
 import argparse
 import dataclasses
+import time
 
 import jax
 import numpy as np
@@ -19,8 +20,9 @@ from jaxlr import data, engine as train, sweep
 def throughput(trainer, k, strategy, n_train):
     lrs = np.geomspace(0.01, 0.1, k)
     sweep.sweep(trainer, {"lr": lrs}, base={"momentum": 0.0}, strategy=strategy)  # compile
-    result = sweep.sweep(trainer, {"lr": lrs}, base={"momentum": 0.0}, strategy=strategy)
-    return k * n_train * trainer.config.epochs / result.seconds
+    start = time.perf_counter()  # the whole call: every host step between epochs counts
+    sweep.sweep(trainer, {"lr": lrs}, base={"momentum": 0.0}, strategy=strategy)
+    return k * n_train * trainer.config.epochs / (time.perf_counter() - start)
 
 
 def main():

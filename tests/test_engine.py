@@ -127,7 +127,7 @@ def test_linen_same_key_same_numbers_and_one_compilation_for_every_hparam(linen)
     other_hp = trainer({"lr": 0.03, "momentum": 0.5}, 5)
     assert other_hp.train_loss != h.train_loss
     # the driver on CPU dispatches step by step: one compiled step for every value
-    for fn in (prog.init, prog.begin_epoch, prog.step, prog.end_epoch):
+    for fn in (prog.init, prog.begin_epoch, prog.step_into, prog.end_epoch):
         assert fn._cache_size() == 1
 
 
@@ -262,7 +262,7 @@ def test_step_by_step_epoch_equals_run_epoch_and_evaluate(linen):
     prog = engine.program(trainer)  # jax.jit of the trainer's functions, compiled already
     state0 = prog.init({k: jnp.float32(v) for k, v in HP.items()}, engine.raw_key(3))
     copy = functools.partial(jax.tree_util.tree_map, jnp.copy)  # prog's functions donate
-    state, steps = prog.begin_epoch(copy(state0)), []
+    state, steps = jax.jit(trainer.begin_epoch)(copy(state0)), []
     order = np.asarray(state.order)
     assert sorted(order[:90]) == list(range(90)) and (order[90:] == -1).all()
     for i in range(trainer.steps_per_epoch):
@@ -386,7 +386,7 @@ def test_adamw_weight_decay_is_a_traced_hyperparameter():
     assert result.swept == ("weight_decay",)
     final = result.train_loss[:, 0, -1]
     assert len(set(final.tolist())) == 3, final
-    assert engine.program(trainer).step._cache_size() == 1  # one compilation for every value
+    assert engine.program(trainer).step_into._cache_size() == 1  # one compilation for all
     # a sequential member is its single run, bit for bit
     single = trainer({"lr": 3e-2, "weight_decay": 0.3}, 0)
     assert result.train_loss[1, 0].tolist() == single.train_loss

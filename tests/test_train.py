@@ -61,7 +61,7 @@ def test_one_compilation_serves_every_hyperparameter_value(loop):
     trainer = engine.make_train(_config(loop=loop), IONO)
     prog = engine.program(trainer)
     # what the driver runs each epoch: one jitted step per update, or one scanned epoch
-    epoch_fn = prog.step if loop == "dispatch" else prog.run_epoch
+    epoch_fn = prog.step_into if loop == "dispatch" else prog.run_epoch
     trainer(HP, 0)
     compiled = epoch_fn._cache_size()
     trainer({**HP, "lr": 0.05, "decay": 0.01, "momentum": 0.5}, 3)

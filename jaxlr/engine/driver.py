@@ -81,34 +81,43 @@ class Program:
     """A trainer's pure functions jitted once: for one run, or vmapped over members.
 
     ``batched``: every argument and result has a leading member axis (the
-    epoch index ``i`` of ``step`` is shared).
+    epoch index ``i`` of ``step`` is shared). On the dispatch loop each step
+    writes its :class:`StepMetrics` into per-epoch arrays that stay on the
+    device (``step_into``), so that ``end_epoch`` receives them stacked.
     """
 
     def __init__(self, trainer, batched=False):
         self.trainer, self.batched = trainer, batched
         v = (lambda f, **kw: jax.vmap(f, **kw)) if batched else (lambda f, **kw: f)
         self.init = jax.jit(v(trainer.init))
-        self.begin_epoch = jax.jit(v(trainer.begin_epoch), donate_argnums=0)
         self.step = jax.jit(v(trainer.step, in_axes=(0, None)), donate_argnums=0)
         self.run_epoch = jax.jit(v(trainer.run_epoch), donate_argnums=0)
-        axis = 1 if batched else 0
+        self.end_epoch = jax.jit(v(trainer.end_epoch), donate_argnums=0)
+        step = v(trainer.step, in_axes=(0, None))
 
-        def end_epoch(state, steps):
-            stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs, axis), *steps)
-            return v(trainer.end_epoch)(state, stacked)
+        def begin_epoch(state):
+            # the epoch's order, and room for every step's metrics (on the device)
+            state = v(trainer.begin_epoch)(state)
+            shapes = jax.eval_shape(step, state, jnp.int32(0))[1]
+            acc = jax.tree_util.tree_map(
+                lambda m: jnp.zeros((*m.shape, trainer.steps_per_epoch), m.dtype), shapes)
+            return state, acc
 
-        self.end_epoch = jax.jit(end_epoch, donate_argnums=0)
+        def step_into(state, acc, i):
+            state, metrics = step(state, i)
+            return state, jax.tree_util.tree_map(lambda a, m: a.at[..., i].set(m), acc, metrics)
+
+        self.begin_epoch = jax.jit(begin_epoch, donate_argnums=0)
+        self.step_into = jax.jit(step_into, donate_argnums=(0, 1))
 
     def epoch(self, state):
         """One epoch: ``(state, metrics)``, metrics still on the device (no host sync)."""
         if self.trainer.loop == "scan":
             return self.run_epoch(state)
-        state = self.begin_epoch(state)
-        steps = []
+        state, acc = self.begin_epoch(state)
         for i in range(self.trainer.steps_per_epoch):
-            state, metrics = self.step(state, jnp.int32(i))
-            steps.append(metrics)
-        return self.end_epoch(state, steps)
+            state, acc = self.step_into(state, acc, jnp.int32(i))
+        return self.end_epoch(state, acc)
 
 
 _PROGRAMS = weakref.WeakKeyDictionary()
