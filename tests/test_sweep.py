@@ -12,6 +12,7 @@ import pytest
 import jaxlr
 from jaxlr import data, engine, sweep
 from jaxlr.engine import driver, store
+from interrupts import interrupt_epochs
 
 IONO = data.load("ionosphere")
 
@@ -39,19 +40,6 @@ def _holds_state(header):
     return any(name.startswith("s/") for name in header["arrays"])
 
 
-def _interrupt_epochs(monkeypatch, at):
-    """Make every program raise KeyboardInterrupt at its ``at``-th epoch (0-based) and count
-    the epochs trained; ``calls`` is the count, ``interrupt[0] = False`` stops interrupting."""
-    original, calls, interrupt = driver.Program.epoch, [], [True]
-
-    def epoch(self, state):
-        if interrupt[0] and len(calls) == at:
-            raise KeyboardInterrupt
-        calls.append(1)
-        return original(self, state)
-
-    monkeypatch.setattr(driver.Program, "epoch", epoch)
-    return calls, interrupt
 
 
 def test_vmap_members_equal_their_single_runs():
@@ -257,7 +245,7 @@ def test_sweep_interrupted_mid_part_resumes_after_its_last_epoch(tmp_path, monke
     full = sweep.sweep(trainer, configs, base=base, seeds=2, strategy=strategy, chunk_size=4)
     # vmap: stop in epoch 4 of 4; chunked (6 members, 2 chunks): in epoch 3 of chunk 2
     stop_at = 3 if strategy == "vmap" else 6
-    calls, interrupt = _interrupt_epochs(monkeypatch, stop_at)
+    calls, interrupt = interrupt_epochs(monkeypatch, stop_at)
     with pytest.raises(KeyboardInterrupt):
         sweep.sweep(trainer, configs, base=base, seeds=2, strategy=strategy, chunk_size=4,
                     store=tmp_path)
@@ -285,7 +273,7 @@ def test_interrupted_sweep_resumes_from_finished_parts(tmp_path, monkeypatch, st
     full = sweep.sweep(TRAINER, configs, base=base, strategy=strategy, chunk_size=2)
     epochs = TRAINER.config.epochs
     # parts: chunked, 3 chunks of 2 members; sequential, 5 single runs. Stop as the third starts
-    calls, interrupt = _interrupt_epochs(monkeypatch, at=2 * epochs)
+    calls, interrupt = interrupt_epochs(monkeypatch, at=2 * epochs)
     with pytest.raises(KeyboardInterrupt):
         sweep.sweep(TRAINER, configs, base=base, strategy=strategy, chunk_size=2,
                     store=tmp_path)

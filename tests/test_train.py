@@ -11,7 +11,7 @@ import pytest
 import jaxlr
 from jaxlr import data, engine
 from jaxlr.comparisons.keras_schedules import KERAS_DEFAULTS
-from jaxlr.engine import driver
+from interrupts import interrupt_epochs
 
 IONO = data.load("ionosphere")
 HP = {"lr": 0.1, "momentum": 0.8, "decay": 0.002}
@@ -141,26 +141,13 @@ def test_grad_of_a_whole_run_with_respect_to_the_lr(model):
     np.testing.assert_allclose(grad, central, rtol=5e-2)
 
 
-def _interrupt_epochs(monkeypatch, at):
-    """Make every program raise KeyboardInterrupt at its ``at``-th epoch (0-based) and count
-    the epochs trained; ``calls`` is the count, ``interrupt[0] = False`` stops interrupting."""
-    original, calls, interrupt = driver.Program.epoch, [], [True]
-
-    def epoch(self, state):
-        if interrupt[0] and len(calls) == at:
-            raise KeyboardInterrupt
-        calls.append(1)
-        return original(self, state)
-
-    monkeypatch.setattr(driver.Program, "epoch", epoch)
-    return calls, interrupt
 
 
 def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, monkeypatch):
     trainer = engine.make_train(_config(epochs=5), IONO)
     full = trainer(HP, 3)
     store = tmp_path / "store"
-    calls, interrupt = _interrupt_epochs(monkeypatch, at=2)  # in the third epoch
+    calls, interrupt = interrupt_epochs(monkeypatch, at=2)  # in the third epoch
     with pytest.raises(KeyboardInterrupt):
         trainer(HP, 3, store=store)
     assert len(list(store.glob("run-*.run"))) == 1

@@ -208,15 +208,22 @@ def _parts(strategy, n, chunk_size, mesh):
     return [(0, n, size)]
 
 
-def _sweep_trainer(trainer, swept, rows, seeds_, strategy, chunk_size, mesh, progress, store):
-    trainer.hparams_read(rows[0])
-    strategy = backend.choose_strategy(trainer, strategy)
+def _layout(rows, seeds_, strategy, chunk_size, mesh):
+    """Members (configuration-major), their seeds, the mesh and sharding, and the parts."""
     members = [r for r in rows for _ in seeds_]
     member_seeds = [s for _ in rows for s in seeds_]
     sharding = None
     if strategy == "sharded":
         mesh, sharding = _sharding(mesh)
-    parts = _parts(strategy, len(members), chunk_size, mesh)
+    return members, member_seeds, mesh, sharding, _parts(strategy, len(members), chunk_size,
+                                                         mesh)
+
+
+def _sweep_trainer(trainer, swept, rows, seeds_, strategy, chunk_size, mesh, progress, store):
+    trainer.hparams_read(rows[0])
+    strategy = backend.choose_strategy(trainer, strategy)
+    members, member_seeds, mesh, sharding, parts = _layout(rows, seeds_, strategy, chunk_size,
+                                                           mesh)
     epochs = trainer.config.epochs
     bar = None
     if progress:
@@ -284,12 +291,8 @@ def _sweep_function(fn, swept, rows, seeds_, strategy, chunk_size, mesh, progres
     _check_function_names(fn, rows[0], keys_all[0])
     if strategy == "auto":
         strategy = "sharded" if jax.device_count() > 1 else "vmap"
-    members = [r for r in rows for _ in seeds_]
-    member_seeds = [s for _ in rows for s in seeds_]
-    sharding = None
-    if strategy == "sharded":
-        mesh, sharding = _sharding(mesh)
-    parts = _parts(strategy, len(members), chunk_size, mesh)
+    members, member_seeds, mesh, sharding, parts = _layout(rows, seeds_, strategy, chunk_size,
+                                                           mesh)
     single = jax.jit(lambda h, k: _flatten(fn(h, k)))
     batched = jax.jit(jax.vmap(lambda h, k: _flatten(fn(h, k))))
     ident = {"function": callable_identity(fn), "environment": environment(),
