@@ -16,8 +16,6 @@ import operator
 import sys
 import typing
 
-import numpy as np
-
 import jaxlr
 
 

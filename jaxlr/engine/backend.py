@@ -1,13 +1,21 @@
 """Where the backend matters, decided here, from the backend and a property of the model.
 
-- The epoch loop: XLA:CPU runs while-loop bodies several times slower than
-  the same step dispatched on its own (a jitted LeNet step measured ~3,600
-  images/s dispatched vs ~1,000 inside ``lax.scan``), so on CPU an epoch is a
-  Python loop of jitted steps that only enqueues work (``dispatch``); on
-  accelerators it is one ``lax.scan`` (``scan``), one dispatch per epoch.
+- The epoch loop: on CPU an epoch is a Python loop of jitted steps that only
+  enqueues work (``dispatch``); on accelerators one ``lax.scan`` (``scan``),
+  one dispatch per epoch. The two compute the same function to float32
+  rounding, not bit for bit, so the choice is part of a saved run's key. The
+  CPU choice was made when XLA:CPU ran scanned LeNet steps several times
+  slower; with jax 0.10.2 on this project's 2-core machine (2026-12-02) the
+  scan is as fast for LeNet (4,096 Fashion-MNIST images, epochs 2-3:
+  dispatch 5,319 and 6,437, scan 4,817 and 6,510 images/s in alternating
+  runs) and 4-5x faster for the Ionosphere MLP (a 50-epoch run: dispatch 95
+  and 70 ms, scan 18 and 19 ms). The default stays ``dispatch`` on CPU
+  because switching changes every published CPU result to rounding; pass
+  ``TrainConfig(loop="scan")`` for the faster MLP runs.
 - The sweep strategy: ``jax.vmap`` of a convolutional network over members
   becomes grouped convolutions, which XLA:CPU runs slower than one member
-  after another (LeNet, 4 members: 0.34x, ``benchmarks/sweep_throughput.py``);
+  after another (LeNet, 4 members, vmap / sequential throughput: 0.45x on
+  2026-12-02, ``benchmarks/sweep_throughput.py``);
   dense models vmap well everywhere. So on CPU a model whose forward pass
   contains a convolution sweeps ``sequential``; several devices shard; else ``vmap``.
 - How the built-in models compute convolutions and pools is decided by

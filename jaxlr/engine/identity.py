@@ -139,21 +139,6 @@ def data_fingerprint(x_train, y_train, x_eval, y_eval, eval_split, num_classes):
     return out
 
 
-_TRAINER_DATA = weakref.WeakKeyDictionary()
-
-
-def _trainer_data(trainer):
-    """The fingerprint of the arrays the trainer trains on (computed once per trainer)."""
-    hit = _TRAINER_DATA.get(trainer)
-    if hit is None:
-        t = trainer
-        hit = data_fingerprint(*(np.asarray(a) for a in (t.x_train, t.y_train, t.x_eval,
-                                                          t.y_eval)),
-                               t.eval_split, getattr(t.data, "num_classes", None))
-        _TRAINER_DATA[trainer] = hit
-    return hit
-
-
 def environment():
     """Versions, backend and devices: what computes the numbers besides the code."""
     import jaxlr
@@ -179,13 +164,31 @@ def _versions():
             "flax": flax.__version__, "numpy": np.__version__}
 
 
+_TRAINERS = weakref.WeakKeyDictionary()
+
+
 def trainer_identity(trainer):
-    """Everything of a trainer that determines its numbers, hyperparameters and key aside."""
+    """Everything of a trainer that determines its numbers, hyperparameters and key aside.
+
+    The part that belongs to the trainer (config, callables, data) is computed
+    once per trainer, at its first use, as its compiled programs are: a trainer
+    is immutable and its programs do not see later changes to what its
+    callables close over either. The environment is read every time.
+    """
+    own = _TRAINERS.get(trainer)
+    if own is None:
+        own = _trainer_own(trainer)
+        _TRAINERS[trainer] = own
+    return {"environment": environment(), **own}
+
+
+def _trainer_own(trainer):
     from jaxlr._layers import resolve_lowering
 
-    c = trainer.config
+    c, t = trainer.config, trainer
+    data = data_fingerprint(*(np.asarray(a) for a in (t.x_train, t.y_train, t.x_eval, t.y_eval)),
+                            t.eval_split, getattr(t.data, "num_classes", None))
     return {
-        "environment": environment(),
         "config": {"epochs": c.epochs, "batch_size": c.batch_size, "drop_last": c.drop_last,
                    "eval_batch_size": c.eval_batch_size, "nesterov": c.nesterov,
                    "plateau": _value(dict(c.plateau), 0) if c.plateau is not None else None,
@@ -197,7 +200,7 @@ def trainer_identity(trainer):
         "metrics": callable_identity(c.metrics),
         "optimizer": callable_identity(c.optimizer),
         "schedule": callable_identity(c.schedule) if c.schedule is not None else "constant lr",
-        "data": _trainer_data(trainer),
+        "data": data,
         "output_shape": list(trainer.output_shape),
     }
 

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["raw_key", "seed_keys"]
+__all__ = ["is_typed_key", "raw_key", "seed_keys"]
 
 
 def raw_key(key):
@@ -22,3 +22,8 @@ def raw_key(key):
 def seed_keys(seeds):
     """The raw keys of integer seeds, stacked ``[len(seeds), 2]``."""
     return jnp.stack([jax.random.PRNGKey(int(s)) for s in seeds])
+
+
+def is_typed_key(x):
+    """Whether ``x`` is an array of typed PRNG keys (``jax.random.key``)."""
+    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)

@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 import jax
 
+from jaxlr.engine.keys import is_typed_key
+
 __all__ = ["Model", "as_model"]
 
 
@@ -69,10 +71,6 @@ def _linen(module):
     return Model(init, apply, "linen", module, couples_batch)
 
 
-def _is_key(x):
-    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
-
-
 def _nnx(factory):
     from flax import nnx
 
@@ -101,7 +99,7 @@ def _nnx(factory):
             # a stream inside jax.grad's trace is refused)
             typed = jax.random.wrap_key_data(key)
             model_state = jax.tree_util.tree_map(
-                lambda v: typed if _is_key(v) else v, model_state)
+                lambda v: typed if is_typed_key(v) else v, model_state)
         model = nnx.merge(graphdef, params, model_state)
         if train:
             model.train()

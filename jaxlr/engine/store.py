@@ -35,6 +35,7 @@ import numpy as np
 
 from jaxlr._io import atomic_write_bytes
 from jaxlr.engine.identity import digest
+from jaxlr.engine.keys import is_typed_key
 
 __all__ = ["Record", "RunStore", "Slot", "to_host"]
 
@@ -67,28 +68,24 @@ def to_host(tree):
 
 def _leaves(tree):
     """Numpy leaves of a pytree; typed PRNG keys as their raw key data."""
-    tree = jax.tree_util.tree_map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
+    tree = jax.tree_util.tree_map(lambda x: jax.random.key_data(x) if is_typed_key(x) else x, tree)
     return [np.asarray(x) for x in jax.tree_util.tree_leaves(to_host(tree))]
 
 
-def _is_key(x):
-    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
-
-
-def _unflatten_like(template, leaves, path):
+def _unflatten_like(template, leaves):
     template_leaves, treedef = jax.tree_util.tree_flatten(template)
     if len(template_leaves) != len(leaves):
         raise RejectedRecord(f"it holds {len(leaves)} state arrays, this run has "
                              f"{len(template_leaves)}")
     restored = []
     for i, (t, a) in enumerate(zip(template_leaves, leaves)):
-        t_data = jax.random.key_data(t) if _is_key(t) else t
+        t_data = jax.random.key_data(t) if is_typed_key(t) else t
         shape, dtype = tuple(np.shape(t_data)), np.dtype(getattr(t_data, "dtype", type(t_data)))
         if a.shape != shape or a.dtype != dtype:
             raise RejectedRecord(f"state array {i} is {a.dtype}{list(a.shape)}, this run "
                                  f"expects {dtype}{list(shape)}")
         restored.append(jax.random.wrap_key_data(a, impl=jax.random.key_impl(t))
-                        if _is_key(t) else a)
+                        if is_typed_key(t) else a)
     return jax.tree_util.tree_unflatten(treedef, restored)
 
 
@@ -179,7 +176,7 @@ class Slot:
             template = template(header["meta"])
         if template is not None and not header["meta"].get("complete"):
             leaves = [arrays[k] for k in sorted(k for k in arrays if k.startswith("s/"))]
-            state = _unflatten_like(template, leaves, self.path)
+            state = _unflatten_like(template, leaves)
         return Record(meta=header["meta"],
                       arrays={k[2:]: v for k, v in arrays.items() if k.startswith("a/")},
                       state=state)
