@@ -10,6 +10,8 @@ to the updates *after* the observation that caused it, negative metrics and
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import jax
@@ -45,6 +47,9 @@ class ReduceOnPlateauState(NamedTuple):
     eps: jax.Array
     sign: jax.Array
     relative: jax.Array
+
+
+_FIELDS = frozenset(ReduceOnPlateauState._fields)
 
 
 def reduce_on_plateau(factor=0.1, patience=10, mode="min", threshold=1e-4,
@@ -151,21 +156,84 @@ def _step(state, metric):
         count=state.count + 1)
 
 
+def _nnx_variable_type():
+    """``flax.nnx.Variable`` if flax.nnx is already imported, else None.
+
+    NNX's ``Optimizer`` wraps every array of its optax state in a Variable
+    (``OptArray``); there are none unless flax.nnx was imported, so this module
+    never imports flax itself.
+    """
+    return getattr(sys.modules.get("flax.nnx"), "Variable", None)
+
+
+def _get(variable):
+    # flax 0.12 deprecates ``.value`` for get_value/set_value; .value for Variables without them
+    return variable.get_value() if hasattr(variable, "get_value") else variable.value
+
+
+def _set(variable, value):
+    if hasattr(variable, "set_value"):
+        variable.set_value(value)
+    else:
+        variable.value = value
+
+
 def observe(opt_state, metric):
     """Feed a monitored metric to every ``reduce_on_plateau`` state in ``opt_state``.
 
     The equivalent of torch's ``scheduler.step(metric)``, typically at the end
-    of an epoch. Works on a whole (nested) optax state, under jit and vmap.
+    of an epoch. Works on a whole (nested) optax state, under jit and vmap, and
+    returns a new state.
+
+    A Flax NNX state is updated in place (NNX wraps each array of an
+    ``nnx.Optimizer``'s optax state in a Variable): ``optimizer.opt_state``,
+    ``nnx.state(optimizer)`` or the state of ``nnx.split(optimizer)``, also
+    under ``nnx.jit``; the same object is returned, so
+    ``state = observe(state, m)`` reads the same for both:
+
+    >>> import optax, jaxlr
+    >>> from flax import nnx
+    >>> model = nnx.Linear(2, 1, rngs=nnx.Rngs(0))
+    >>> tx = optax.chain(optax.sgd(0.1), jaxlr.reduce_on_plateau(patience=0))
+    >>> optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+    >>> for loss in [1.0, 2.0]:
+    ...     _ = jaxlr.observe(optimizer.opt_state, loss)
+    >>> print(optimizer.opt_state[1].value[...])
+    0.1
 
     Args:
-      opt_state: an optax state containing ``ReduceOnPlateauState`` s.
+      opt_state: an optax state containing ``ReduceOnPlateauState`` s, or an
+        NNX optimizer's state.
       metric: the monitored scalar (e.g. validation loss).
 
     Returns:
-      ``opt_state`` with each plateau state advanced by one observation.
+      ``opt_state`` with each plateau state advanced by one observation: a new
+      state, or for an NNX state the same one, updated.
     """
-    def advance(x):
-        return _step(x, metric) if isinstance(x, ReduceOnPlateauState) else x
+    variable = _nnx_variable_type()
+    rebuilt = []
 
-    return jax.tree_util.tree_map(advance, opt_state,
-                                  is_leaf=lambda x: isinstance(x, ReduceOnPlateauState))
+    def is_variable(x):
+        return variable is not None and isinstance(x, variable)
+
+    def is_plateau(x):
+        # nnx.state / nnx.split turn optax's named tuples into dicts of Variables
+        return isinstance(x, ReduceOnPlateauState) or (
+            variable is not None and isinstance(x, Mapping) and x.keys() == _FIELDS
+            and all(is_variable(f) for f in x.values()))
+
+    def advance(x):
+        if not is_plateau(x):
+            return x
+        fields = ReduceOnPlateauState(**x) if isinstance(x, Mapping) else x
+        if not all(is_variable(f) for f in fields):
+            rebuilt.append(x)
+            return _step(x, metric)
+        new = _step(ReduceOnPlateauState(*map(_get, fields)), metric)
+        for field, value in zip(fields, new):
+            _set(field, value)
+        return x
+
+    result = jax.tree_util.tree_map(
+        advance, opt_state, is_leaf=lambda x: is_plateau(x) or is_variable(x))
+    return result if rebuilt else opt_state
