@@ -23,7 +23,9 @@ Where the files are looked for, in order:
 3. Otherwise ``ValueError`` saying which files to put where.
 
 A truncated, corrupt or wrong file raises ``ValueError`` naming the file and
-what was expected; a partial dataset is never returned.
+what was expected; a file whose md5 is that of another published file (say
+Fashion-MNIST's files where MNIST was asked for) is named as that file, not as
+corrupt. A partial dataset is never returned.
 """
 
 from __future__ import annotations
@@ -212,6 +214,9 @@ _SUBDIRS = {
     "ionosphere": ("ionosphere",),
 }
 
+_TITLES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10",
+           "cifar100": "CIFAR-100", "ionosphere": "Ionosphere"}
+
 _TFDS_NAMES = {"fashion_mnist": "fashion_mnist", "mnist": "mnist", "cifar10": "cifar10",
                "cifar100": "cifar100"}
 
@@ -226,12 +231,33 @@ def _digest(path, algorithm):
     return h.hexdigest()
 
 
-def _check_md5(path, expected, what):
+def _published_files():
+    """md5 -> ``(dataset, file name)`` of every published file whose md5 is known."""
+    known = {md5: (name, f) for name, files in _IDX.items() for f, md5 in files.items()}
+    known.update({md5: (name, f) for name, spec in _CIFAR.items()
+                  for f, md5 in spec["archives"].items()})
+    return known
+
+
+_PUBLISHED = _published_files()
+
+
+def _mismatch(path, actual, expected, name, what):
+    """Why ``path`` (md5 ``actual``) is not ``name``'s published ``what``."""
+    known = _PUBLISHED.get(actual)
+    if known is not None:
+        other, other_file = known
+        return (f"{path}: this is {_TITLES[other]}'s {other_file} (its published md5 "
+                f"{actual}), not {_TITLES[name]}'s {what}")
+    return (f"{path}: md5 {actual} does not match the published {_TITLES[name]} {what} file "
+            f"(expected md5 {expected}) nor any other known file; the file is corrupt, "
+            "truncated or a different file")
+
+
+def _check_md5(path, expected, name, what):
     actual = _digest(path, "md5")
     if actual != expected:
-        raise ValueError(f"{path}: md5 {actual} does not match the published {what} file "
-                         f"(expected md5 {expected}); the file is corrupt, truncated or a "
-                         "different file")
+        raise ValueError(_mismatch(path, actual, expected, name, what))
 
 
 def _candidate_dirs(name, data_dir):
@@ -262,12 +288,37 @@ def _read_idx(path, magic, dims):
     return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
 
 
+class _OtherDataset(ValueError):
+    """The files found are another known dataset's published files."""
+
+
+def _check_idx_md5s(name, directory):
+    """Raise unless the four files are ``name``'s published ones.
+
+    When the four are another dataset's published files (Fashion-MNIST's where
+    MNIST was asked for, or the reverse) the error says so (``_OtherDataset``);
+    otherwise each mismatching file is named as the published file it is, or
+    called corrupt if its md5 is no known file's.
+    """
+    md5s = {f: _digest(directory / f, "md5") for f in _IDX[name]}
+    if md5s == _IDX[name]:
+        return
+    for other, published in _IDX.items():
+        if md5s == published:
+            raise _OtherDataset(
+                f"{directory}: these are {_TITLES[other]} files, not {_TITLES[name]} (each "
+                f"file's md5 is that of {_TITLES[other]}'s published file of the same name); "
+                f"use --dataset {other} (load({other!r}, ...)) or point --data-dir (data_dir) "
+                f"at {_TITLES[name]} files")
+    raise ValueError("; ".join(_mismatch(directory / f, actual, _IDX[name][f], name, f)
+                               for f, actual in md5s.items() if actual != _IDX[name][f]))
+
+
 def _load_idx(name, directory, verify=True):
     files = _IDX[name]
     paths = {f: directory / f for f in files}
     if verify:
-        for f, path in paths.items():
-            _check_md5(path, files[f], f"{name} {f}")
+        _check_idx_md5s(name, directory)
     x_train = _read_idx(paths["train-images-idx3-ubyte.gz"], 0x803, 3)
     y_train = _read_idx(paths["train-labels-idx1-ubyte.gz"], 0x801, 1)
     x_test = _read_idx(paths["t10k-images-idx3-ubyte.gz"], 0x803, 3)
@@ -386,7 +437,7 @@ def _load_cifar(name, directory, verify=True):
         path = directory / archive_name
         if path.is_file():
             if verify:
-                _check_md5(path, md5, archive_name)
+                _check_md5(path, md5, name, archive_name)
             layout = "python" if "python" in archive_name else "binary"
             try:
                 with tarfile.open(path, "r:gz") as archive:
@@ -473,12 +524,18 @@ def _load_tfds(name, data_dir):
 # ---------------------------------------------------------------------------
 
 def _find_local(name, data_dir, verify):
+    other_dataset = None
     for directory in _candidate_dirs(name, data_dir):
         if not directory.is_dir():
             continue
         if name in _IDX:
             if all((directory / f).is_file() for f in _IDX[name]):
-                return _load_idx(name, directory, verify)
+                try:
+                    return _load_idx(name, directory, verify)
+                except _OtherDataset as e:
+                    # another dataset's folder (e.g. Fashion-MNIST in root/mnist/ while
+                    # MNIST is in root/): keep looking; say so if nothing else is found
+                    other_dataset = other_dataset or e
         elif name in _CIFAR:
             found = _load_cifar(name, directory, verify)
             if found is not None:
@@ -487,6 +544,8 @@ def _find_local(name, data_dir, verify):
             found = _load_ionosphere(directory, verify)
             if found is not None:
                 return found
+    if other_dataset is not None:
+        raise other_dataset
     return None
 
 

@@ -37,6 +37,105 @@ def test_env_var_is_the_default_directory(monkeypatch):
     assert data.load("fashion_mnist").source == str(SHARED / "fashion_mnist")
 
 
+def _link_fashion(directory, damage=None):
+    """Fashion-MNIST's published files in ``directory`` (symlinks); ``damage`` replaces
+    t10k-labels with a damaged copy: ``"truncated"`` or ``"flipped"`` (one byte)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in data._IDX["fashion_mnist"]:
+        (directory / name).symlink_to(SHARED / "fashion_mnist" / name)
+    if damage is not None:
+        path = directory / "t10k-labels-idx1-ubyte.gz"
+        raw = bytearray(path.read_bytes())
+        path.unlink()
+        if damage == "truncated":
+            raw = raw[:-100]
+        else:
+            raw[len(raw) // 2] ^= 0xFF
+        path.write_bytes(bytes(raw))
+    return directory
+
+
+FASHION_NOT_MNIST = ("these are Fashion-MNIST files, not MNIST (each file's md5 is that of "
+                     "Fashion-MNIST's published file of the same name); use --dataset "
+                     "fashion_mnist (load('fashion_mnist', ...)) or point --data-dir (data_dir) "
+                     "at MNIST files")
+
+
+def _describe_line(name, data_dir=None):
+    (line,) = [line for line in data.describe(data_dir) if line.split()[0] == name]
+    return line
+
+
+@needs_fashion
+@pytest.mark.parametrize("layout", ["data_dir", "mnist_subfolder", "MNIST_subfolder", "env_var"])
+def test_fashion_mnist_files_given_as_mnist_are_named_not_corrupt(tmp_path, monkeypatch, layout):
+    folder = {"mnist_subfolder": tmp_path / "mnist",
+              "MNIST_subfolder": tmp_path / "MNIST"}.get(layout, tmp_path)
+    _link_fashion(folder)
+    data_dir = tmp_path
+    if layout == "env_var":
+        monkeypatch.setenv("JAXLR_DATA_DIR", str(tmp_path))
+        data_dir = None
+    with pytest.raises(ValueError) as e:
+        data.load("mnist", data_dir)
+    assert str(e.value) == f"{folder}: {FASHION_NOT_MNIST}"
+    assert _describe_line("mnist", data_dir) == f"mnist          not available: {folder}: " \
+                                                f"{FASHION_NOT_MNIST}"
+    if layout in ("data_dir", "env_var"):
+        assert _describe_line("fashion_mnist", data_dir).startswith(
+            f"fashion_mnist   60000 train /  10000 test [28, 28, 1]  from {tmp_path}")
+
+
+@needs_fashion
+def test_search_goes_on_past_another_datasets_folder(tmp_path):
+    _link_fashion(tmp_path / "mnist")
+    _write_mnist(tmp_path / "MNIST")  # found next: not the published MNIST files
+    with pytest.raises(ValueError) as e:
+        data.load("mnist", tmp_path)
+    message = str(e.value)
+    assert message.startswith(f"{tmp_path / 'MNIST' / 'train-images-idx3-ubyte.gz'}: md5 ")
+    assert "Fashion-MNIST" not in message and "corrupt, truncated" in message
+
+
+def test_mnist_files_given_as_fashion_mnist_are_named(tmp_path, monkeypatch):
+    # MNIST's real files are not here: files of our own stand in for them via their md5s
+    _write_mnist(tmp_path)
+    md5s = {f: data._digest(tmp_path / f, "md5") for f in data._IDX["mnist"]}
+    monkeypatch.setitem(data._IDX, "mnist", md5s)
+    with pytest.raises(ValueError) as e:
+        data.load("fashion_mnist", tmp_path)
+    assert str(e.value) == (
+        f"{tmp_path}: these are MNIST files, not Fashion-MNIST (each file's md5 is that of "
+        "MNIST's published file of the same name); use --dataset mnist (load('mnist', ...)) "
+        "or point --data-dir (data_dir) at Fashion-MNIST files")
+
+
+@needs_fashion
+@pytest.mark.parametrize("damage", ["truncated", "flipped"])
+def test_damaged_file_among_fashion_mnist_files_is_called_corrupt(tmp_path, damage):
+    _link_fashion(tmp_path, damage)
+    damaged = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    with pytest.raises(ValueError) as e:
+        data.load("fashion_mnist", tmp_path)
+    assert str(e.value).startswith(f"{damaged}: md5 ")
+    assert str(e.value).endswith("does not match the published Fashion-MNIST "
+                                 "t10k-labels-idx1-ubyte.gz file (expected md5 "
+                                 "bb300cfdad3c16e7a12a480ee83cd310) nor any other known file; "
+                                 "the file is corrupt, truncated or a different file")
+    # asked for as MNIST: the intact files are named as Fashion-MNIST's, the damaged one corrupt
+    with pytest.raises(ValueError) as e:
+        data.load("mnist", tmp_path)
+    parts = str(e.value).split("; ")
+    for part, name in zip(parts, ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                  "t10k-images-idx3-ubyte.gz"]):
+        assert part.startswith(f"{tmp_path / name}: this is Fashion-MNIST's {name} (its "
+                               "published md5 ")
+        assert part.endswith(f"), not MNIST's {name}")
+    assert parts[3].startswith(f"{damaged}: md5 ") and "corrupt, truncated" in str(e.value)
+    assert "these are Fashion-MNIST files" not in str(e.value)
+    assert _describe_line("mnist", tmp_path) == f"mnist          not available: {e.value}"
+
+
 def test_ionosphere_ships_with_the_package_and_matches_the_published_file():
     packaged = data.load("ionosphere")
     assert packaged.x_train.shape == (235, 34) and packaged.x_val.shape == (116, 34)
