@@ -67,6 +67,11 @@ class Comparison:
     published: Mapping[str, float] = dataclasses.field(default_factory=dict)
     published_spread: Mapping[str, float] = dataclasses.field(default_factory=dict)
     published_note: str = ""
+    seed_note: str = ""  # why the first seed is what it is, for the progress line
+
+    def uses_published_budget(self, epochs, dataset=None, max_train=None):
+        """Whether a run with these settings is comparable with the published numbers."""
+        return epochs == self.epochs and dataset in (None, self.dataset) and max_train is None
 
     @property
     def doc(self):
@@ -144,8 +149,8 @@ def find_run(comparison, label=None):
 
 
 def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=None, out=None,
-                   max_train=None, max_eval=None, progress=True, log=print, command=None,
-                   strategy="auto"):
+                   max_train=None, max_eval=None, progress=True, log=None, command=None,
+                   strategy="auto", store=None):
     """Train every run of ``comparison`` for ``seeds`` seeds and write the results.
 
     Args:
@@ -154,19 +159,24 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
       seeds: seeds per run (``comparison.seed``, ``+1``, ...).
       dataset: override of the dataset (e.g. ``cifar10`` when its files are given).
       data_dir: where the dataset files are (see :func:`jaxlr.data.load`).
-      out: results directory (default ``experiments/results/NAME``).
+      out: results directory (default ``jaxlr-results/NAME``).
       max_train: train on the first ``max_train`` examples only (a smaller run;
         recorded in ``config.json`` and ``results.md``).
       max_eval: evaluate on the first ``max_eval`` validation/test examples only.
-      progress: show progress bars.
-      log: where to print one line per finished run.
+      progress: show progress bars (one per run: its name, seeds, epoch,
+        loss, accuracy and lr); result lines are printed above them.
+      log: where to print one line per finished run (default: print, above
+        the progress bars).
       command: the command line that ran this, for the records (default: the
         ``jaxlr compare`` line equivalent to these arguments).
       strategy: how several seeds run (``jaxlr.sweep.STRATEGIES``): ``auto``
         vmaps them into one program where that is faster (dense models,
         accelerators) and runs them one after another otherwise.
 
-    Every run is saved to the run store ``OUT/store`` after every epoch, under
+      store: the run store (a :class:`jaxlr.engine.RunStore` or a directory;
+        default ``OUT/store``).
+
+    Every run is saved to the run store after every epoch, under
     everything that determines its numbers; an interrupted call resumes, a
     repeated one reuses what is finished, and a changed one recomputes.
 
@@ -175,12 +185,15 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
     """
     from jaxlr import engine, sweep as sweep_lib
     from jaxlr.engine import backend
+    from jaxlr.engine.store import RunStore, as_store
 
     if not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"jaxlr compare: seeds must be >= 1, got {seeds!r}")
+    if log is None:
+        log = _log_above_bars if progress else print
     epochs = _epochs(comparison, epochs)
     dataset_name = dataset or comparison.dataset
-    out = pathlib.Path(out or pathlib.Path("experiments") / "results" / comparison.name)
+    out = pathlib.Path(out or pathlib.Path("jaxlr-results") / comparison.name)
     ds = load_data(comparison, dataset, data_dir, max_train, max_eval)
     if command is None:
         command = " ".join(["jaxlr compare", comparison.name]
@@ -188,26 +201,37 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
                               dict(epochs=epochs if epochs != comparison.epochs else None,
                                    seeds=seeds if seeds != 1 else None, dataset=dataset,
                                    data_dir=data_dir, max_train=max_train,
-                                   max_eval=max_eval).items()
+                                   max_eval=max_eval, out=out).items()
                               if v is not None])
     settings = dict(command=command, comparison=comparison.name, dataset=dataset_name,
                     data_source=ds.source,
                     epochs=epochs, seeds=seeds, batch_size=comparison.batch_size,
                     model=comparison.model, train_examples=len(ds.x_train),
-                    eval_examples=len(ds.eval_split[0]), eval_split=ds.eval_split[2])
-    store = engine.RunStore(out / "store", log=log)
+                    eval_examples=len(ds.eval_split[0]), eval_split=ds.eval_split[2],
+                    published_budget=comparison.uses_published_budget(epochs, dataset,
+                                                                      max_train))
+    store = RunStore(out / "store", log=log) if store is None else as_store(store)
     seed_list = list(range(comparison.seed, comparison.seed + seeds))
-    histories, wall = {}, {}
+    plan = []
     for run in comparison.runs:
         trainer = engine.make_train(train_config(comparison, run, epochs), ds)
         chosen = backend.choose_strategy(trainer, strategy)
-        if len(seed_list) > 1 and chosen in ("vmap", "sharded"):
+        plan.append((run, trainer, len(seed_list) > 1 and chosen in ("vmap", "sharded"), chosen))
+    log(_plan_line(comparison, plan, seed_list, store, epochs))
+    histories, wall = {}, {}
+    for i, (run, trainer, batched, chosen) in enumerate(plan):
+        label = (f"[{i + 1}/{len(plan)}] {run.label}, "
+                 + (f"seeds {seed_list[0]}-{seed_list[-1]}" if len(seed_list) > 1
+                    else f"seed {seed_list[0]}"))
+        if batched:
             # all seeds as one vmapped program, saved every epoch like a single run
             result = sweep_lib.sweep(trainer, [dict(run.hparams)], seeds=seed_list,
-                                     strategy=chosen, progress=progress, store=store)
+                                     strategy=chosen, progress=progress and label, store=store)
             done = [sweep_lib.member_history(result, 0, i) for i in range(len(seed_list))]
         else:
-            done = [engine.run(trainer, run.hparams, seed, progress=progress, store=store)
+            done = [engine.run(trainer, run.hparams, seed, store=store,
+                               progress=progress and label.replace(
+                                   f"seeds {seed_list[0]}-{seed_list[-1]}", f"seed {seed}"))
                     for seed in seed_list]
         histories[run.label] = done
         # all epochs, also those before an interruption; compilation included
@@ -215,11 +239,50 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
         for seed, history in zip(seed_list, done):
             status = (f"diverged at epoch {history.diverged_epoch}"
                       if history.diverged_epoch is not None else
-                      f"{history.eval_split} acc {history.eval_acc[-1]:.4f}")
-            log(f"{comparison.name}: {run.label} seed {seed}: {status} "
-                f"({sum(history.epoch_seconds):.1f} s)")
+                      f"{history.eval_split} acc {history.eval_acc[-1]:.4f}, "
+                      f"train loss {history.train_loss[-1]:.4f}")
+            took = (f"{sum(history.epoch_seconds):.1f} s, all {len(seed_list)} seeds in one "
+                    "program" if batched else f"{sum(history.epoch_seconds):.1f} s")
+            log(f"{comparison.name}: {run.label} seed {seed}: {status} ({took})")
     _write_results(comparison, settings, histories, wall, out)
     return histories
+
+
+def _log_above_bars(message):
+    from tqdm.auto import tqdm
+
+    tqdm.write(message)
+
+
+def _plan_line(comparison, plan, seed_list, store, epochs):
+    """What the call will do, and what the store already holds of it."""
+    from jaxlr import sweep as sweep_lib
+    from jaxlr.engine import driver
+
+    finished = partial = 0
+    for run, trainer, batched, chosen in plan:
+        if batched:
+            f, p, _ = sweep_lib.saved(trainer, [dict(run.hparams)], seeds=seed_list,
+                                      strategy=chosen, store=store)
+        else:
+            progress = [driver.saved_progress(
+                driver.run_slot(trainer, run.hparams, seed, store).peek(), epochs)
+                for seed in seed_list]
+            f = sum(done for _, done in progress)
+            p = sum(n > 0 and not done for n, done in progress)
+        finished, partial = finished + f, partial + p
+    total = len(plan) * len(seed_list)
+    seeds = (f"seeds {seed_list[0]}-{seed_list[-1]}" if len(seed_list) > 1
+             else f"seed {seed_list[0]}")
+    why = f" ({comparison.seed_note})" if comparison.seed_note else ""
+    line = (f"{comparison.name}: {len(plan)} runs x {len(seed_list)} seed(s) = {total} "
+            f"training runs, {epochs} epochs each, {seeds}{why}")
+    if finished or partial:
+        line += (f"; {finished} of {total} already done in {store.directory}"
+                 + (f", {partial} resume after their last saved epoch" if partial else "")
+                 + ("" if finished + partial == total else
+                    f", {total - finished - partial} to train"))
+    return line
 
 
 # ---------------------------------------------------------------------------
@@ -251,7 +314,7 @@ def _results_markdown(comparison, settings, histories, wall):
              f"{split} examples), model `{settings['model']}`, batch {settings['batch_size']}, "
              f"{settings['epochs']} epochs, {settings['seeds']} seed(s); device "
              f"{settings['device']}.", ""]
-    published = bool(comparison.published)
+    published = bool(comparison.published) and settings.get("published_budget", True)
     header = f"| run | schedule | final {split} acc | best {split} acc | diverged | wall (s) |"
     rule = "| --- | --- | ---: | ---: | --- | ---: |"
     if published:
@@ -276,8 +339,13 @@ def _results_markdown(comparison, settings, histories, wall):
         lines.append(row)
     lines += ["", "Final: after the last epoch; best: the highest over epochs; with several "
               "seeds, mean ± sample standard deviation.", ""]
-    if comparison.published_note:
+    if comparison.published_note and published:
         lines += [f"Published: {comparison.published_note}", ""]
+    elif comparison.published:
+        lines += [f"Published numbers are not shown: they are for {comparison.epochs} epochs "
+                  f"on the full {comparison.dataset} data, and this run used "
+                  f"{settings['epochs']} epoch(s) on {settings['train_examples']} "
+                  f"{settings['dataset']} training examples.", ""]
     lines += ["![learning rate](lr.png)", "", "![training loss](train_loss.png)", "",
               f"![{split} accuracy](eval_acc.png)", "", "## The comparison", "", comparison.doc,
               ""]

@@ -39,7 +39,7 @@ def test_parse_rejects(text, match):
 def test_plot_writes_a_png(tmp_path, capsys):
     out = tmp_path / "lr.png"
     rc = main(["plot", "cosine(0.1, 100)", "one_cycle(0.1, 100)", "--steps", "120",
-               "--out", str(out), "--label", "cosine", "--log"])
+               "--out", str(out), "--label", "cosine", "--label", "one cycle", "--log"])
     assert rc == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert out.stat().st_size > 10_000
@@ -55,7 +55,7 @@ def test_plot_error_is_reported_not_raised(tmp_path, capsys):
 
 def test_plot_rejects_bad_step_range(tmp_path, capsys):
     assert main(["plot", "constant(1)", "--steps", "0", "--out", str(tmp_path / "x.png")]) == 2
-    assert "num_steps must be > 0" in capsys.readouterr().err
+    assert "argument --steps: must be >= 1, got 0" in capsys.readouterr().err
 
 
 def test_plot_samples_long_ranges():

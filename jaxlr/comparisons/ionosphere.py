@@ -38,6 +38,7 @@ COMPARISON = Comparison(
     batch_size=28,
     epochs=EPOCHS,
     seed=7,
+    seed_note="seed 7, as in Brownlee's Keras experiment",
     runs=(
         Run("constant", "keras_sgd", dict(lr=0.1, momentum=0.8)),
         Run("time-based", "keras_sgd", dict(lr=0.1, momentum=0.8, decay=0.1 / EPOCHS),

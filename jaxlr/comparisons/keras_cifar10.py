@@ -31,6 +31,7 @@ COMPARISON = Comparison(
     batch_size=32,
     epochs=EPOCHS,
     seed=7,
+    seed_note="seed 7, as in the Keras tutorials this comparison follows",
     runs=(
         Run("SGD constant", "keras_sgd", dict(lr=0.1, momentum=0.8)),
         Run("SGD time-based", "keras_sgd", dict(lr=0.1, momentum=0.8), _time_based,

@@ -21,7 +21,8 @@ from jaxlr.engine.keys import raw_key
 from jaxlr.engine.identity import schedule_fingerprints
 from jaxlr.engine.store import Record, as_store, to_host
 
-__all__ = ["History", "Program", "member_identities", "program", "run", "train_epochs"]
+__all__ = ["History", "Program", "member_identities", "program", "run", "run_slot",
+           "saved_progress", "train_epochs"]
 
 METRICS = ("train_loss", "train_acc", "eval_loss", "eval_acc")
 
@@ -164,9 +165,15 @@ def _postfix(bar, m):
     acc = np.asarray(m["eval_acc"])
     lr = np.asarray(m["lr"])[..., -1]
     if loss.ndim == 0:
-        bar.set_postfix(loss=f"{float(loss):.4f}", acc=f"{float(acc):.4f}", lr=f"{float(lr):.3g}")
-    else:
-        bar.set_postfix(best_acc=f"{np.nanmax(acc):.4f}", median_loss=f"{np.nanmedian(loss):.4f}")
+        bar.set_postfix({"loss": f"{float(loss):.4f}", "acc": f"{float(acc):.4f}",
+                         "lr": f"{float(lr):.3g}"})
+    else:  # many members: typical loss and accuracy, the best, and the lrs in use
+        with np.errstate(all="ignore"):
+            lo, hi = np.nanmin(lr), np.nanmax(lr)
+            bar.set_postfix({"median loss": f"{np.nanmedian(loss):.4f}",
+                             "mean acc": f"{np.nanmean(acc):.4f}",
+                             "best acc": f"{np.nanmax(acc):.4f}",
+                             "lr": f"{lo:.3g}" if lo == hi else f"{lo:.3g}..{hi:.3g}"})
 
 
 def _key_list(key):
@@ -186,6 +193,33 @@ def progress_bar(total, desc, unit):
     return tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True)
 
 
+def run_slot(trainer, hparams, key, store):
+    """The :class:`jaxlr.engine.store.Slot` of one run in ``store`` (``None`` without a store)."""
+    store = as_store(store)
+    if store is None:
+        return None
+    hparams = {k: float(v) for k, v in dict(hparams).items()}
+    return store.slot("run", {"trainer": trainer.identity(),
+                              "member": member_identities(trainer, [hparams], [raw_key(key)])[0]})
+
+
+def saved_progress(meta, epochs=None):
+    """``(epochs saved, finished)`` of a stored run or part from its ``meta`` (``None``: nothing).
+
+    ``epochs``: the run's number of epochs, for records that do not say it.
+    """
+    if meta is None:
+        return 0, False
+    epochs = meta.get("epochs", epochs)
+    if "history" in meta:  # a single run
+        history = meta["history"]
+        done = len(history["train_loss"])
+        return done, done >= epochs or history.get("diverged_epoch") is not None
+    if meta.get("complete"):
+        return epochs, True
+    return int(meta.get("epochs_done", 0)), False
+
+
 def run(trainer, hparams, key, *, progress=False, store=None, return_state=False):
     """Train one run; return its :class:`History` (and final state with ``return_state``).
 
@@ -193,7 +227,8 @@ def run(trainer, hparams, key, *, progress=False, store=None, return_state=False
       trainer: from :func:`jaxlr.engine.make_train`.
       hparams: mapping name -> number; every name must be read by the run.
       key: an int seed, a typed key or a raw key; same key, same numbers.
-      progress: show a progress bar (epoch, loss, accuracy, lr).
+      progress: show a progress bar (epoch, loss, accuracy, lr); a string is the
+        bar's label (default: the config's name).
       store: a :class:`jaxlr.engine.RunStore` (or a directory): the run is saved
         there after every epoch, under its identity; a later call with the same
         everything resumes after the last saved epoch, or returns the finished
@@ -206,24 +241,24 @@ def run(trainer, hparams, key, *, progress=False, store=None, return_state=False
     rkey = raw_key(key)
     state = prog.init({k: jnp.float32(v) for k, v in hparams.items()}, rkey)
     history = History.empty(trainer.eval_split)
-    store = as_store(store)
-    slot = None
-    if store is not None:
-        slot = store.slot("run", {"trainer": trainer.identity(),
-                                  "member": member_identities(trainer, [hparams], [rkey])[0]})
+    slot = run_slot(trainer, hparams, rkey, store)
+    if slot is not None:
         record = slot.load(template=state)
         if record is not None:
             history = History.from_dict(record.meta["history"])  # checksummed with the rest
             state = jax.device_put(record.state)
     left = 0 if history.diverged_epoch is not None else trainer.config.epochs - history.epochs_done
-    bar = progress_bar(trainer.config.epochs, trainer.config.name, "epoch") if progress else None
-    if bar is not None:
+    bar = None
+    if progress:
+        bar = progress_bar(trainer.config.epochs,
+                           progress if isinstance(progress, str) else trainer.config.name, "epoch")
         bar.update(history.epochs_done)
 
     def on_epoch(state, done):
         history.append(done[-1], done[-1].pop("seconds"))
         if slot is not None:
-            slot.save(Record(meta={"history": history.to_dict()}, state=state))
+            slot.save(Record(meta={"history": history.to_dict(), "epochs": trainer.config.epochs},
+                             state=state))
 
     state, _ = train_epochs(prog, state, left, on_epoch=on_epoch, bar=bar,
                             stop=lambda m: history.diverged_epoch is not None)

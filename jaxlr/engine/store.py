@@ -23,11 +23,13 @@ aside to ``NAME.rejected`` and the caller is told why (and recomputes).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import io
 import json
 import os
 import pathlib
+import shutil
 from typing import Any, Callable
 
 import jax
@@ -100,6 +102,11 @@ class Slot:
     def exists(self):
         return self.path.is_file()
 
+    def peek(self):
+        """The saved record's ``meta`` (checksum verified), or ``None``; loads no state."""
+        record = self.load()
+        return None if record is None else record.meta
+
     def save(self, record: Record):
         """Write the record atomically (only process 0 writes when there are several)."""
         arrays = {f"a/{k}": np.asarray(v) for k, v in record.arrays.items()}
@@ -116,7 +123,22 @@ class Slot:
         head = json.dumps(header, sort_keys=True, default=repr).encode()
         if jax.process_index() == 0:
             self.store.clean_temporaries(self.path)
-            atomic_write_bytes(self.path, MAGIC + len(head).to_bytes(8, "big") + head + payload)
+            data = MAGIC + len(head).to_bytes(8, "big") + head + payload
+            try:
+                atomic_write_bytes(self.path, data)
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+                where = self.store.directory
+                while not where.exists():
+                    where = where.parent
+                free = shutil.disk_usage(where).free
+                raise OSError(errno.ENOSPC, f"no space left on the device of {self.path.parent}: "
+                              f"this checkpoint needs {_megabytes(len(data))} and "
+                              f"{_megabytes(free)} are free; free some space (or give "
+                              "another output folder) and run again: the epochs saved so far "
+                              "are kept", str(self.path)) from None
+        self.store.written[self.path.name] = record.meta
 
     def load(self, template=None):
         """The saved :class:`Record`, or ``None`` when there is none or it was rejected.
@@ -186,6 +208,10 @@ class Slot:
             self.path.unlink(missing_ok=True)
 
 
+def _megabytes(n):
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
+
+
 def _checksum(header, payload):
     """SHA-256 of the header (all but this checksum) and the payload: nothing unchecked."""
     head = {k: v for k, v in header.items() if k != "sha256"}
@@ -230,6 +256,8 @@ class RunStore:
     def __init__(self, directory, log: Callable[[str], None] | None = None):
         self.directory = pathlib.Path(directory)
         self._log = log
+        # file name -> meta of every record this object wrote, e.g. for an interruption report
+        self.written = {}
 
     def log(self, message):
         if self._log is not None:

@@ -10,9 +10,9 @@
 from jaxlr.sweep.halving import successive_halving
 from jaxlr.sweep.results import (SweepResult, load, member_history, ranking_markdown, save,
                                  table_csv)
-from jaxlr.sweep.run import STRATEGIES, sweep
+from jaxlr.sweep.run import STRATEGIES, saved, sweep
 from jaxlr.sweep.space import grid, log_uniform, parse_values
 
-__all__ = ["STRATEGIES", "SweepResult", "grid", "load", "log_uniform", "member_history",
+__all__ = ["STRATEGIES", "SweepResult", "grid", "load", "log_uniform", "member_history", "saved",
            "parse_values", "ranking_markdown", "save", "successive_halving", "sweep",
            "table_csv"]

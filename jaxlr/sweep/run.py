@@ -44,13 +44,13 @@ from jaxlr.engine import Trainer, backend
 from jaxlr.engine.core import Recorder
 from jaxlr.engine.keys import raw_key, seed_keys
 from jaxlr.engine.driver import (member_identities, program, progress_bar, run as run_single,
-                                 to_host, train_epochs)
+                                 run_slot, saved_progress, to_host, train_epochs)
 from jaxlr.engine.identity import callable_identity, environment
 from jaxlr.engine.store import Record, as_store
 from jaxlr.sweep.results import SweepResult
 from jaxlr.sweep.space import seed_list, table
 
-__all__ = ["STRATEGIES", "stack_epochs", "stack_hparams", "sweep"]
+__all__ = ["STRATEGIES", "saved", "stack_epochs", "stack_hparams", "sweep"]
 
 STRATEGIES = ("auto", "vmap", "chunked", "sequential", "sharded")
 
@@ -111,7 +111,8 @@ def _batched_part(trainer, rows, keys, sharding, slot, bar):
         state = jax.device_put(state)
 
     def save(state, new):
-        slot.save(Record(meta={"complete": False,
+        slot.save(Record(meta={"complete": False, "epochs_done": len(done) + len(new),
+                               "epochs": trainer.config.epochs, "members": len(rows),
                                "seconds": seconds + time.perf_counter() - start},
                          arrays=stack_epochs(done + new), state=state))
 
@@ -120,7 +121,8 @@ def _batched_part(trainer, rows, keys, sharding, slot, bar):
     arrays = stack_epochs(done + new)
     seconds += time.perf_counter() - start
     if slot is not None:
-        slot.save(Record(meta={"complete": True, "seconds": seconds}, arrays=arrays))
+        slot.save(Record(meta={"complete": True, "seconds": seconds, "members": len(rows)},
+                         arrays=arrays))
     return arrays, seconds, False
 
 
@@ -159,7 +161,7 @@ def sweep(target, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_si
       strategy: one of ``STRATEGIES`` (see the module docstring).
       chunk_size: members per chunk for ``chunked``.
       mesh: a 1-D ``jax.sharding.Mesh`` for ``sharded`` (default: all devices).
-      progress: show a progress bar.
+      progress: show a progress bar; a string is the bar's label.
       store: a :class:`jaxlr.engine.RunStore` (or a directory). Each part (the
         whole program for ``vmap``/``sharded``, a chunk, a member for
         ``sequential``) is saved there after every epoch under its identity, and
@@ -219,6 +221,47 @@ def _layout(rows, seeds_, strategy, chunk_size, mesh):
                                                          mesh)
 
 
+def _part_slot(trainer, base_identity, mesh, part_rows, part_seeds, store):
+    """The store slot of one batched part: its exact member list and device count."""
+    if store is None:
+        return None
+    return store.slot("part", {
+        "trainer": base_identity,
+        "batched": {"devices": None if mesh is None else int(mesh.size),
+                    "members": member_identities(trainer, part_rows, seed_keys(part_seeds))}})
+
+
+def saved(trainer, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_size=64,
+          mesh=None, store=None):
+    """What ``store`` already holds of ``sweep(trainer, configs, ...)`` with these arguments.
+
+    Returns:
+      ``(finished, partial, total)`` members: ``finished`` ones are reused as
+      they are, ``partial`` ones resume after their last saved epoch.
+    """
+    _check_strategy(strategy, chunk_size)
+    _, rows = table(configs, base)
+    seeds_ = seed_list(seeds, seed)
+    store = as_store(store)
+    trainer.hparams_read(rows[0])
+    strategy = backend.choose_strategy(trainer, strategy)
+    members, member_seeds, mesh, _, parts = _layout(rows, seeds_, strategy, chunk_size, mesh)
+    if store is None:
+        return 0, 0, len(members)
+    epochs, finished, partial = trainer.config.epochs, 0, 0
+    base_identity = trainer.identity()
+    for lo, hi, size in parts:
+        part_rows, part_seeds = _pad(members[lo:hi], size), _pad(member_seeds[lo:hi], size)
+        if strategy == "sequential":
+            slot = run_slot(trainer, part_rows[0], part_seeds[0], store)
+        else:
+            slot = _part_slot(trainer, base_identity, mesh, part_rows, part_seeds, store)
+        done, complete = saved_progress(slot.peek(), epochs)
+        finished += (hi - lo) * complete
+        partial += (hi - lo) * (done > 0 and not complete)
+    return finished, partial, len(members)
+
+
 def _sweep_trainer(trainer, swept, rows, seeds_, strategy, chunk_size, mesh, progress, store):
     trainer.hparams_read(rows[0])
     strategy = backend.choose_strategy(trainer, strategy)
@@ -228,9 +271,9 @@ def _sweep_trainer(trainer, swept, rows, seeds_, strategy, chunk_size, mesh, pro
     bar = None
     if progress:
         total = len(members) if strategy == "sequential" else epochs * len(parts)
-        bar = progress_bar(total, f"{trainer.config.name}: {len(rows)} configs x "
-                           f"{len(seeds_)} seeds ({strategy})",
-                           "run" if strategy == "sequential" else "epoch")
+        label = progress if isinstance(progress, str) else (
+            f"{trainer.config.name}: {len(rows)} configs x {len(seeds_)} seeds ({strategy})")
+        bar = progress_bar(total, label, "run" if strategy == "sequential" else "epoch")
     base_identity = trainer.identity() if store is not None else None
     outs, reused, seconds = [], 0, 0.0
     for lo, hi, size in parts:
@@ -240,13 +283,7 @@ def _sweep_trainer(trainer, swept, rows, seeds_, strategy, chunk_size, mesh, pro
             out, part_seconds = _sequential_part(trainer, part_rows[0], part_seeds[0], store,
                                                  bar)
         else:
-            slot = None
-            if store is not None:
-                slot = store.slot("part", {
-                    "trainer": base_identity,
-                    "batched": {"devices": None if mesh is None else int(mesh.size),
-                                "members": member_identities(trainer, part_rows,
-                                                             seed_keys(part_seeds))}})
+            slot = _part_slot(trainer, base_identity, mesh, part_rows, part_seeds, store)
             out, part_seconds, was_reused = _batched_part(trainer, part_rows, seed_keys(part_seeds),
                                                           sharding, slot, bar)
             reused += was_reused
