@@ -254,6 +254,11 @@ def _sweep_axes(args):
         axes[pname] = _axis(f"--param {pname}=", pname, spec, positive=pname == "lr")
     if not axes:
         raise CommandError("nothing to sweep: give --lr VALUES and/or --param NAME=VALUES")
+    if args.random_seed is not None and args.random is None:
+        raise CommandError(f"--random-seed {args.random_seed} is only read with --random N")
+    if args.chunk_size is not None and args.strategy != "chunked":
+        raise CommandError(f"--chunk-size {args.chunk_size} is only read with --strategy "
+                           f"chunked (this sweep: --strategy {args.strategy})")
     if args.random is not None:
         if "lr" not in axes:
             raise CommandError("--random N samples the lr between the ends of --lr: give --lr "
@@ -262,7 +267,7 @@ def _sweep_axes(args):
             raise CommandError(f"--random samples the lr only; drop --param "
                                f"{', '.join(n for n in axes if n != 'lr')} or sweep a grid "
                                "without --random")
-        return sweep.log_uniform(args.random_seed, args.random, *axes["lr"][[0, -1]])
+        return sweep.log_uniform(args.random_seed or 0, args.random, *axes["lr"][[0, -1]])
     return sweep.grid(**axes)
 
 
@@ -277,9 +282,10 @@ def _sweep(args):
     args.store = _store(out, None if args.no_progress else _log_above_bars)
     command = "jaxlr sweep " + " ".join(args.argv)
     trainer = engine.make_train(config, ds)
+    chunk_size = args.chunk_size or 64
     finished, partial, total = sweep.saved(trainer, configs, base=base, seeds=args.seeds,
                                            seed=first_seed, strategy=args.strategy,
-                                           chunk_size=args.chunk_size, store=args.store)
+                                           chunk_size=chunk_size, store=args.store)
     seeds = (f"seeds {first_seed}-{first_seed + args.seeds - 1}" if args.seeds > 1
              else f"seed {first_seed}")
     print(f"{name}: {total // args.seeds} configs x {args.seeds} {seeds} = {total} runs, "
@@ -288,7 +294,7 @@ def _sweep(args):
              + (f", {partial} resume after their last saved epoch" if partial else "")
              if finished or partial else ""))
     result = sweep.sweep(trainer, configs, base=base, seeds=args.seeds, seed=first_seed,
-                         strategy=args.strategy, chunk_size=args.chunk_size,
+                         strategy=args.strategy, chunk_size=chunk_size,
                          progress=not args.no_progress, store=args.store)
     if result.reused == result.parts and result.strategy != "sequential":
         print(f"{out}: already computed (run store), re-rendering")
@@ -484,7 +490,7 @@ def build_parser():
     sweep.add_argument("--random", type=_int_at_least(1), metavar="N",
                        help="instead of a grid, N log-uniform samples of the lr between the "
                             "--lr ends (default: a grid)")
-    sweep.add_argument("--random-seed", type=int, default=0,
+    sweep.add_argument("--random-seed", type=int,
                        help="seed of the --random samples (default 0)")
     sweep.add_argument("--seeds", type=_int_at_least(1), default=1,
                        help="seeds per configuration, counted from the run's first seed "
@@ -493,7 +499,7 @@ def build_parser():
                        help="how members run: one vmapped program, chunks of it, one after "
                             "another, or sharded over devices (default auto: what is fastest "
                             "for this model and machine)")
-    sweep.add_argument("--chunk-size", type=_int_at_least(1), default=64,
+    sweep.add_argument("--chunk-size", type=_int_at_least(1),
                        help="members per chunk with --strategy chunked (default 64)")
     sweep.add_argument("--epochs", type=_int_at_least(1),
                        help="override the number of epochs (default: the run's)")

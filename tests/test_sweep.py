@@ -303,3 +303,19 @@ def test_ranking_shows_no_spread_for_one_seed():
     two = sweep.sweep(TRAINER, {"lr": [0.03, 0.3]}, base={**BASE, "decay": 0.0}, seeds=2,
                       strategy="vmap")
     assert "| — |" not in sweep.ranking_markdown(two, "t", "cmd")
+
+
+def test_sweep_file_round_trips_and_a_damaged_one_is_named(tmp_path):
+    from jaxlr.sweep.results import SweepResult
+
+    result = SweepResult(swept=("lr",), configs=[{"lr": 0.1}, {"lr": 0.2}], seeds=[0],
+                         metrics={"eval_acc": np.arange(6.0).reshape(2, 1, 3)},
+                         strategy="vmap", seconds=1.5)
+    path = tmp_path / "sweep.npz"
+    sweep.save(result, path)
+    back = sweep.load(path)
+    assert back.configs == result.configs and back.swept == ("lr",)
+    np.testing.assert_array_equal(back.eval_acc, result.eval_acc)
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(ValueError, match=f"{path}: not a complete jaxlr sweep file"):
+        sweep.load(path)

@@ -126,12 +126,22 @@ def save(result, path):
 
 
 def load(path):
-    """The :class:`SweepResult` that :func:`save` wrote."""
-    with np.load(path, allow_pickle=False) as f:
-        meta = json.loads(str(f["meta"]))
-        metrics = {k[2:]: f[k] for k in f.files if k.startswith("m/")}
-    meta["swept"] = tuple(meta["swept"])
-    return SweepResult(metrics=metrics, **meta)
+    """The :class:`SweepResult` that :func:`save` wrote.
+
+    Raises:
+      ValueError: naming ``path``, when it is not a complete sweep file.
+    """
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["meta"]))
+            metrics = {k[2:]: f[k] for k in f.files if k.startswith("m/")}
+        meta["swept"] = tuple(meta["swept"])
+        return SweepResult(metrics=metrics, **meta)
+    except (zipfile.BadZipFile, EOFError, KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: not a complete jaxlr sweep file written by "
+                         f"jaxlr.sweep.save ({type(e).__name__}: {e})") from None
 
 
 def table_csv(result, metric=None):
