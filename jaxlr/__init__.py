@@ -2,7 +2,9 @@
 
 Primitive schedules (:mod:`jaxlr.schedules`), combinators
 (:mod:`jaxlr.combinators`) and reduce-on-plateau (:mod:`jaxlr.plateau`) import
-only jax and optax.
+only jax and optax. Every schedule they return prints as the expression that
+built it, and :func:`parse_schedule` (:mod:`jaxlr.expressions`) reads such an
+expression back.
 """
 
 from jaxlr.combinators import (
@@ -19,6 +21,7 @@ from jaxlr.combinators import (
     staircase,
     warmup,
 )
+from jaxlr.expressions import parse_schedule
 from jaxlr.plateau import ReduceOnPlateauState, observe, reduce_on_plateau
 from jaxlr.schedules import (
     constant,
@@ -35,6 +38,7 @@ from jaxlr.schedules import (
     natural_exp,
     noisy_linear_cosine,
     one_cycle,
+    one_cycle_momentum,
     piecewise_constant,
     polynomial,
     warmup_stable_decay,
@@ -65,6 +69,8 @@ __all__ = [
     "noisy_linear_cosine",
     "observe",
     "one_cycle",
+    "one_cycle_momentum",
+    "parse_schedule",
     "per_epoch",
     "piecewise_constant",
     "polynomial",

@@ -4,7 +4,8 @@ Each takes ``optax.Schedule`` s (any callable ``step -> lr``) and returns one;
 every numeric argument may be traced, so a combinator can be built inside
 ``jit``/``vmap``/``grad`` like the primitives. Children are evaluated on the
 clamped step ``max(t', 0)`` they see, so a child is never asked for a negative
-step.
+step. The schedule a combinator returns prints as the call that built it, its
+children as theirs (see :mod:`jaxlr.expressions`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import jax.numpy as jnp
 
 from jaxlr import _core
 from jaxlr import _validation as v
+from jaxlr.expressions import schedule_factory
 
 __all__ = [
     "add",
@@ -32,6 +34,7 @@ __all__ = [
 _WARMUP_MODES = ("linear", "constant", "exponential", "cosine")
 
 
+@schedule_factory
 def warmup(schedule, warmup_steps, init_value=0.0, mode="linear", prefix=True, peak_value=None):
     r"""Prepend (or overlay) a warmup of ``warmup_steps`` steps.
 
@@ -117,6 +120,7 @@ def warmup(schedule, warmup_steps, init_value=0.0, mode="linear", prefix=True, p
     return wrapped
 
 
+@schedule_factory
 def join(schedules, boundaries):
     r"""Sequence schedules: piece ``i`` runs from ``boundaries[i-1]`` on.
 
@@ -155,6 +159,7 @@ def join(schedules, boundaries):
     return schedule
 
 
+@schedule_factory
 def cycle(schedule, period):
     r"""Repeat the first ``period`` steps of a schedule: ``s(t mod P)``.
 
@@ -183,6 +188,7 @@ def cycle(schedule, period):
     return cycled
 
 
+@schedule_factory
 def restarts(schedule, period, period_mul=1.0, value_mul=1.0):
     r"""Warm restarts of any schedule (SGDR generalised to any shape).
 
@@ -232,6 +238,7 @@ def restarts(schedule, period, period_mul=1.0, value_mul=1.0):
     return restarted
 
 
+@schedule_factory
 def shift(schedule, steps):
     r"""Delay a schedule by ``steps``: ``s(max(t - steps, 0))``.
 
@@ -260,6 +267,7 @@ def shift(schedule, steps):
     return shifted
 
 
+@schedule_factory
 def scale(schedule, factor):
     r"""Multiply a schedule by a constant: ``c * s(t)``.
 
@@ -279,6 +287,7 @@ def scale(schedule, factor):
     return scaled
 
 
+@schedule_factory
 def multiply(*schedules):
     r"""Pointwise product of schedules: ``s_1(t) s_2(t) ...``.
 
@@ -293,6 +302,7 @@ def multiply(*schedules):
     return _fold(schedules, jnp.multiply, "multiply")
 
 
+@schedule_factory
 def add(*schedules):
     r"""Pointwise sum of schedules: ``s_1(t) + s_2(t) + ...``.
 
@@ -323,6 +333,7 @@ def _fold(schedules, combine, name):
     return combined
 
 
+@schedule_factory
 def clip(schedule, min_value=None, max_value=None):
     r"""Bound a schedule: ``clip(s(t), min_value, max_value)``.
 
@@ -349,6 +360,7 @@ def clip(schedule, min_value=None, max_value=None):
     return clipped
 
 
+@schedule_factory
 def staircase(schedule, step_size):
     r"""Hold each value for ``step_size`` steps: ``s(k \lfloor t/k \rfloor)``.
 
@@ -366,6 +378,7 @@ def staircase(schedule, step_size):
     return stepped
 
 
+@schedule_factory
 def per_epoch(schedule, steps_per_epoch):
     r"""Run an epoch-indexed schedule per step: ``s(\lfloor t / n \rfloor)``.
 

@@ -4,7 +4,8 @@ Every factory returns an ``optax.Schedule``: ``schedule(step) -> lr`` where
 ``step`` is the 0-based number of updates already applied (what
 ``optax.scale_by_schedule`` passes), so the first update uses ``schedule(0)``.
 Schedules are elementwise over any step shape and return the default float
-dtype (float32; float64 under ``jax_enable_x64``).
+dtype (float32; float64 under ``jax_enable_x64``). Each prints as the call that
+built it (``warmup(cosine(0.1, 1000), 100)``; see :mod:`jaxlr.expressions`).
 
 Every numeric hyperparameter may be a traced JAX array: the factories can be
 called inside ``jax.jit``, ``jax.vmap`` and ``jax.grad``. Concrete invalid
@@ -21,6 +22,7 @@ import jax.numpy as jnp
 from jaxlr import _core
 from jaxlr import _validation as v
 from jaxlr.combinators import join, restarts, warmup
+from jaxlr.expressions import schedule_factory
 
 __all__ = [
     "constant",
@@ -37,6 +39,7 @@ __all__ = [
     "natural_exp",
     "noisy_linear_cosine",
     "one_cycle",
+    "one_cycle_momentum",
     "piecewise_constant",
     "polynomial",
     "warmup_stable_decay",
@@ -50,6 +53,7 @@ def _exponent(step, decay_steps, staircase):
     return _core.as_step(step) / decay_steps
 
 
+@schedule_factory
 def constant(value):
     r"""A constant learning rate.
 
@@ -74,6 +78,7 @@ def constant(value):
     return schedule
 
 
+@schedule_factory
 def linear(init_value, end_value, transition_steps):
     r"""Linear interpolation from ``init_value`` to ``end_value``, then holds.
 
@@ -111,6 +116,7 @@ def linear(init_value, end_value, transition_steps):
     return schedule
 
 
+@schedule_factory
 def polynomial(init_value, end_value, decay_steps, power=1.0, cycle=False):
     r"""Polynomial decay (Keras ``PolynomialDecay``).
 
@@ -167,6 +173,7 @@ def polynomial(init_value, end_value, decay_steps, power=1.0, cycle=False):
     return schedule
 
 
+@schedule_factory
 def exponential(init_value, decay_rate, decay_steps, staircase=False, end_value=None):
     r"""Exponential decay (Keras ``ExponentialDecay``).
 
@@ -215,6 +222,7 @@ def exponential(init_value, decay_rate, decay_steps, staircase=False, end_value=
     return schedule
 
 
+@schedule_factory
 def natural_exp(init_value, decay_rate, decay_steps, staircase=False):
     r"""Natural exponential decay (TF ``natural_exp_decay``).
 
@@ -249,6 +257,7 @@ def natural_exp(init_value, decay_rate, decay_steps, staircase=False):
     return schedule
 
 
+@schedule_factory
 def inverse_time(init_value, decay_rate, decay_steps=1.0, staircase=False):
     r"""Inverse time decay (Keras ``InverseTimeDecay``).
 
@@ -286,6 +295,7 @@ def inverse_time(init_value, decay_rate, decay_steps=1.0, staircase=False):
     return schedule
 
 
+@schedule_factory
 def piecewise_constant(boundaries, values, inclusive=True):
     r"""Piecewise-constant values switching at boundaries.
 
@@ -328,6 +338,7 @@ def piecewise_constant(boundaries, values, inclusive=True):
     return schedule
 
 
+@schedule_factory
 def multistep(init_value, milestones, gamma=0.1):
     r"""Multiply by ``gamma`` at each milestone.
 
@@ -367,6 +378,7 @@ def multistep(init_value, milestones, gamma=0.1):
     return schedule
 
 
+@schedule_factory
 def factor(init_value, factor, step_size=1, min_value=0.0):
     r"""Multiply by ``factor`` every ``step_size`` steps, bounded below.
 
@@ -407,6 +419,7 @@ def factor(init_value, factor, step_size=1, min_value=0.0):
     return schedule
 
 
+@schedule_factory
 def cosine(init_value, decay_steps, end_value=0.0, exponent=1.0):
     r"""Cosine annealing from ``init_value`` to ``end_value``, then holds.
 
@@ -455,6 +468,7 @@ def cosine(init_value, decay_steps, end_value=0.0, exponent=1.0):
     return schedule
 
 
+@schedule_factory
 def cosine_restarts(init_value, first_decay_steps, t_mul=2.0, m_mul=1.0, end_value=0.0):
     r"""Cosine annealing with warm restarts (SGDR).
 
@@ -501,6 +515,7 @@ def cosine_restarts(init_value, first_decay_steps, t_mul=2.0, m_mul=1.0, end_val
     return schedule
 
 
+@schedule_factory
 def linear_cosine(init_value, decay_steps, num_periods=0.5, alpha=0.0, beta=0.001):
     r"""Linear cosine decay (TF ``linear_cosine_decay``; Bello et al. 2017).
 
@@ -551,6 +566,7 @@ def _linear_cosine_terms(decay_steps, num_periods):
     return terms
 
 
+@schedule_factory
 def noisy_linear_cosine(init_value, decay_steps, key, initial_variance=1.0,
                         variance_decay=0.55, num_periods=0.5, alpha=0.0, beta=0.001):
     r"""Noisy linear cosine decay (TF ``noisy_linear_cosine_decay``), pure.
@@ -611,6 +627,7 @@ def noisy_linear_cosine(init_value, decay_steps, key, initial_variance=1.0,
     return schedule
 
 
+@schedule_factory
 def inverse_sqrt(init_value, timescale=1.0):
     r"""Inverse square-root decay.
 
@@ -646,6 +663,7 @@ def inverse_sqrt(init_value, timescale=1.0):
 _CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 
 
+@schedule_factory
 def cyclic(base_value, max_value, step_size_up, step_size_down=None, mode="triangular",
            gamma=1.0):
     r"""Cyclical learning rate (Smith 2017), as ``torch.optim.lr_scheduler.CyclicLR``.
@@ -717,6 +735,10 @@ def cyclic(base_value, max_value, step_size_up, step_size_down=None, mode="trian
     return schedule
 
 
+_ONE_CYCLE_ANNEALS = ("cos", "linear")
+
+
+@schedule_factory
 def one_cycle(peak_value, total_steps, pct_start=0.3, div_factor=25.0, final_div_factor=1e4,
               anneal="cos", three_phase=False):
     r"""The 1cycle policy (Smith & Topin 2019), as ``torch.optim.lr_scheduler.OneCycleLR``.
@@ -733,6 +755,10 @@ def one_cycle(peak_value, total_steps, pct_start=0.3, div_factor=25.0, final_div
     extrapolates the last phase at ``t = T`` and raises after it. As in torch,
     a phase end may be negative (``pct_start * T < 1``: the schedule starts
     inside the decay).
+
+    torch's ``OneCycleLR`` also cycles the momentum by default
+    (``cycle_momentum=True``), overriding the optimizer's own (even SGD's
+    default 0): ``jaxlr.one_cycle_momentum`` is that momentum.
 
     Args:
       peak_value: the maximum learning rate (torch ``max_lr``).
@@ -755,18 +781,118 @@ def one_cycle(peak_value, total_steps, pct_start=0.3, div_factor=25.0, final_div
     >>> print(s([0, 4.5, 10, 20]))
     [1.e-01 1.e+00 1.e-05 1.e-05]
     """
-    v.check_choice("one_cycle", "anneal", anneal, ("cos", "linear"))
+    v.check_choice("one_cycle", "anneal", anneal, _ONE_CYCLE_ANNEALS)
     v.check("one_cycle", "peak_value", peak_value)
     v.check("one_cycle", "total_steps", total_steps, positive=True)
     v.check("one_cycle", "pct_start", pct_start, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     v.check("one_cycle", "div_factor", div_factor, positive=True)
     v.check("one_cycle", "final_div_factor", final_div_factor, positive=True)
-    peak_value, total_steps, pct_start, div_factor, final_div_factor = map(
-        _core.as_float, (peak_value, total_steps, pct_start, div_factor, final_div_factor))
+    peak_value, div_factor, final_div_factor = map(
+        _core.as_float, (peak_value, div_factor, final_div_factor))
     initial = peak_value / div_factor
     minimum = initial / final_div_factor
+    levels = ([initial, peak_value, initial, minimum] if three_phase
+              else [initial, peak_value, minimum])
+    return _one_cycle_phases(levels, total_steps, pct_start, anneal, three_phase)
+
+
+@schedule_factory
+def one_cycle_momentum(total_steps, pct_start=0.3, base_momentum=0.85, max_momentum=0.95,
+                       anneal="cos", three_phase=False):
+    r"""The momentum of the 1cycle policy, as ``torch.optim.lr_scheduler.OneCycleLR`` cycles it.
+
+    The mirror image of ``jaxlr.one_cycle`` over the same phases: with
+    ``T = total_steps`` and ``e = pct_start * T - 1`` (a float, as in torch),
+    the momentum anneals ``m_max -> m_base`` over ``[0, e]`` while the
+    learning rate rises, and ``m_base -> m_max`` over ``[e, T - 1]`` while it
+    falls. With ``three_phase=True``: ``m_max -> m_base`` over ``[0, e]``,
+    ``m_base -> m_max`` over ``[e, 2 pct_start T - 2]``, then ``m_max`` until
+    ``T - 1``. In the phase ``[s, e']`` that holds ``t``, annealing from
+    ``m_a`` to ``m_b`` with progress ``p = (t - s) / (e' - s)`` is
+
+    .. math:: m_t = m_b + (m_a - m_b)\,\tfrac12\left(1 + \cos \pi p\right)
+      \quad(\texttt{"cos"}), \qquad m_t = m_a + (m_b - m_a)\,p \quad(\texttt{"linear"})
+
+    Past the horizon (``t >= T - 1``) the value holds at ``m_max``. Phases
+    are chosen as in ``one_cycle`` (the same code computes both), so a
+    ``one_cycle`` and a ``one_cycle_momentum`` with the same ``total_steps``,
+    ``pct_start``, ``anneal`` and ``three_phase`` turn at the same steps.
+
+    torch's ``cycle_momentum=True`` (its default) sets an SGD optimizer's
+    ``momentum`` (overriding the optimizer's own, even SGD's default 0) or an
+    Adam-family optimizer's ``beta1`` to this value before each update. In
+    optax, pass both schedules through ``optax.inject_hyperparams``::
+
+        tx = optax.inject_hyperparams(optax.sgd)(
+            learning_rate=jaxlr.one_cycle(max_lr, T),
+            momentum=jaxlr.one_cycle_momentum(T))
+        tx = optax.inject_hyperparams(optax.adam)(   # torch cycles Adam's beta1
+            learning_rate=jaxlr.one_cycle(max_lr, T),
+            b1=jaxlr.one_cycle_momentum(T))
+
+    (torch's SGD momentum buffer and optax's ``trace`` both start from the
+    first gradient, and both use the momentum of the current step.)
+
+    Args:
+      total_steps: ``T > 0``.
+      pct_start: fraction of ``T`` spent with the momentum falling, in
+        ``(0, 1)``; traceable.
+      base_momentum: ``m_base``, the momentum at the learning rate's peak
+        (finite; torch ``base_momentum``).
+      max_momentum: ``m_max``, the momentum at the start and end (finite;
+        torch ``max_momentum``). Usually ``0 <= m_base <= m_max < 1``; any
+        order is followed as given, as torch does.
+      anneal: static, ``"cos"`` or ``"linear"`` (torch ``anneal_strategy``).
+      three_phase: static.
+
+    Returns:
+      An ``optax.Schedule``.
+
+    References:
+      L. N. Smith, "A disciplined approach to neural network
+      hyper-parameters: Part 1", 2018 (cyclical momentum);
+      ``torch.optim.lr_scheduler.OneCycleLR(cycle_momentum=True,
+      base_momentum, max_momentum)``; fastai ``fit_one_cycle(moms=...)``.
+
+    >>> import jaxlr
+    >>> m = jaxlr.one_cycle_momentum(11, pct_start=0.5, anneal="linear")
+    >>> print(m([0, 4.5, 10, 20]))
+    [0.95 0.85 0.95 0.95]
+    >>> import jax.numpy as jnp, optax
+    >>> tx = optax.inject_hyperparams(optax.sgd)(
+    ...     learning_rate=jaxlr.one_cycle(0.1, 1000), momentum=jaxlr.one_cycle_momentum(1000))
+    >>> state = tx.init(jnp.zeros(3))
+    >>> print(state.hyperparams["learning_rate"], state.hyperparams["momentum"])
+    0.004 0.95
+    """
+    v.check_choice("one_cycle_momentum", "anneal", anneal, _ONE_CYCLE_ANNEALS)
+    v.check("one_cycle_momentum", "total_steps", total_steps, positive=True)
+    v.check("one_cycle_momentum", "pct_start", pct_start, lo=0.0, hi=1.0, lo_open=True,
+            hi_open=True)
+    v.check("one_cycle_momentum", "base_momentum", base_momentum)
+    v.check("one_cycle_momentum", "max_momentum", max_momentum)
+    base_momentum, max_momentum = map(_core.as_float, (base_momentum, max_momentum))
+    levels = ([max_momentum, base_momentum, max_momentum, max_momentum] if three_phase
+              else [max_momentum, base_momentum, max_momentum])
+    return _one_cycle_phases(levels, total_steps, pct_start, anneal, three_phase)
+
+
+def _one_cycle_phases(levels, total_steps, pct_start, anneal, three_phase):
+    """torch ``OneCycleLR``'s phases, phase ``i`` annealing ``levels[i] -> levels[i + 1]``.
+
+    The phase ends are torch's floats: ``pct_start T - 1``, then (with
+    ``three_phase``) ``2 pct_start T - 2``, and ``T - 1``; so ``levels`` has
+    three values, or four with ``three_phase``.
+    """
+    total_steps, pct_start = map(_core.as_float, (total_steps, pct_start))
     last = total_steps - 1.0
     rise_end = pct_start * total_steps - 1.0
+    if three_phase:
+        ends = [rise_end, 2.0 * pct_start * total_steps - 2.0, last]
+    else:
+        ends = [rise_end, last]
+    assert len(levels) == len(ends) + 1, (levels, ends)
+    starts = [0.0, *ends[:-1]]
 
     def piece(start_value, end_value, steps):
         if anneal == "linear":
@@ -784,18 +910,12 @@ def one_cycle(peak_value, total_steps, pct_start=0.3, div_factor=25.0, final_div
     # each measured from the previous phase's end_step. Those ends may be
     # negative (pct_start * T < 1) or out of order (three phases), so this is
     # not a join: the selection below is torch's, condition for condition.
-    if three_phase:
-        fall_end = 2.0 * pct_start * total_steps - 2.0
-        phases = [(rise_end, 0.0, piece(initial, peak_value, rise_end)),
-                  (fall_end, rise_end, piece(peak_value, initial, fall_end - rise_end)),
-                  (None, fall_end, piece(initial, minimum, last - fall_end))]
-    else:
-        phases = [(rise_end, 0.0, piece(initial, peak_value, rise_end)),
-                  (None, rise_end, piece(peak_value, minimum, last - rise_end))]
+    phases = [(end, start, piece(a, b, end - start))
+              for end, start, a, b in zip(ends, starts, levels[:-1], levels[1:])]
 
     def schedule(step):
         t = jnp.minimum(_core.as_step(step), last)
-        end, start, anneal_fn = phases[-1]
+        _, start, anneal_fn = phases[-1]
         value = anneal_fn(jnp.maximum(t - start, 0.0))
         for end, start, anneal_fn in reversed(phases[:-1]):
             value = jnp.where(t <= end, anneal_fn(jnp.maximum(t - start, 0.0)), value)
@@ -817,6 +937,7 @@ def _one_minus_sqrt(init_value, decay_steps, end_value):
     return schedule
 
 
+@schedule_factory
 def warmup_stable_decay(peak_value, warmup_steps, stable_steps, decay_steps, end_value=0.0,
                         decay="linear", init_value=0.0):
     r"""Warmup-stable-decay (WSD, "trapezoid") schedule.

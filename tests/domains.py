@@ -181,6 +181,18 @@ def _one_cycle_marks(kw):
     return [pct * t - 1, 2 * pct * t - 2, t - 1, t]
 
 
+def _one_cycle_momentum(rng):
+    u = rng.random()
+    if u < 0.8:  # the usual range, either order
+        base, top = (float(x) for x in rng.uniform(0.0, 1.0, 2))
+    elif u < 0.9:
+        base = top = float(rng.uniform(0.0, 1.0))
+    else:  # any finite values
+        base, top = (float(x) for x in rng.uniform(-2.0, 2.0, 2))
+    return dict(total_steps=steps(rng), pct_start=float(rng.uniform(0.01, 0.99)),
+                base_momentum=base, max_momentum=top)
+
+
 def _wsd(rng):
     return dict(peak_value=value(rng), warmup_steps=steps(rng, 0.2), stable_steps=steps(rng, 0.2),
                 decay_steps=steps(rng, 0.2), end_value=value(rng, 0.4), init_value=value(rng, 0.4))
@@ -333,6 +345,9 @@ DOMAINS = {
         offsets=lambda kw: [0.0, kw['step_size_up']]),
     "one_cycle": Domain(_one_cycle, _one_cycle_bounds, _one_cycle_marks),
     "one_cycle_linear_three_phase": Domain(_one_cycle, _one_cycle_bounds, _one_cycle_marks),
+    **{name: Domain(_one_cycle_momentum,
+                    lambda kw: span(kw["base_momentum"], kw["max_momentum"]), _one_cycle_marks)
+       for name in ("one_cycle_momentum", "one_cycle_momentum_linear_three_phase")},
     "warmup_stable_decay": Domain(_wsd, _wsd_bounds, _wsd_marks),
     "warmup_stable_decay_cosine": Domain(_wsd, _wsd_bounds, _wsd_marks),
     "warmup_stable_decay_1sqrt": Domain(_wsd, _wsd_bounds, _wsd_marks),

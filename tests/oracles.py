@@ -209,30 +209,46 @@ def cyclic(t, base_value, max_value, step_size_up, step_size_down=None, mode="tr
     return base_value + (max_value - base_value) * float(height) * scale
 
 
-def one_cycle(t, peak_value, total_steps, pct_start=0.3, div_factor=25.0,
-              final_div_factor=1e4, anneal="cos", three_phase=False):
-    """torch ``OneCycleLR``: the first phase whose (float) end step ``>= t``, else the last,
-    annealed from the previous end; holds ``v_min`` from ``T - 1`` on."""
-    initial = peak_value / div_factor
-    minimum = initial / final_div_factor
+def _one_cycle_phases(t, levels, total_steps, pct_start, anneal, three_phase):
+    """torch ``OneCycleLR``'s phase loop: the first phase whose (float) end step ``>= t``,
+    else the last, annealed ``levels[i] -> levels[i + 1]`` from the previous end; holds
+    the last level from ``T - 1`` on."""
     last = float(total_steps) - 1.0
-    rise_end = float(pct_start * total_steps) - 1.0  # torch's float phase ends
+    ends = [float(pct_start * total_steps) - 1.0]  # torch's float phase ends
     if three_phase:
-        phases = [(rise_end, initial, peak_value),
-                  (float(2 * pct_start * total_steps) - 2.0, peak_value, initial),
-                  (last, initial, minimum)]
-    else:
-        phases = [(rise_end, initial, peak_value), (last, peak_value, minimum)]
+        ends.append(float(2 * pct_start * total_steps) - 2.0)
+    ends.append(last)
     t = min(_q(t), _q(last))
     start = Fraction(0)
-    for k, (end, v_a, v_b) in enumerate(phases):
-        if t <= _q(end) or k == len(phases) - 1:
+    for k, end in enumerate(ends):
+        if t <= _q(end) or k == len(ends) - 1:
+            v_a, v_b = levels[k], levels[k + 1]
             length = _q(end) - start
             pct = (t - start) / length if length > 0 else Fraction(1)
             if anneal == "cos":
                 return v_b + (v_a - v_b) * _hav(pct)
             return _lerp(v_a, v_b, pct)
         start = _q(end)
+
+
+def one_cycle(t, peak_value, total_steps, pct_start=0.3, div_factor=25.0,
+              final_div_factor=1e4, anneal="cos", three_phase=False):
+    """torch ``OneCycleLR``'s lr: ``v_i -> peak -> v_min`` (three phases: ``v_i -> peak ->
+    v_i -> v_min``), ``v_i = peak / div_factor``, ``v_min = v_i / final_div_factor``."""
+    initial = peak_value / div_factor
+    minimum = initial / final_div_factor
+    levels = ([initial, peak_value, initial, minimum] if three_phase
+              else [initial, peak_value, minimum])
+    return _one_cycle_phases(t, levels, total_steps, pct_start, anneal, three_phase)
+
+
+def one_cycle_momentum(t, total_steps, pct_start=0.3, base_momentum=0.85, max_momentum=0.95,
+                       anneal="cos", three_phase=False):
+    """torch ``OneCycleLR``'s momentum (``cycle_momentum=True``): ``max -> base -> max``
+    (three phases: ``max -> base -> max -> max``)."""
+    levels = ([max_momentum, base_momentum, max_momentum, max_momentum] if three_phase
+              else [max_momentum, base_momentum, max_momentum])
+    return _one_cycle_phases(t, levels, total_steps, pct_start, anneal, three_phase)
 
 
 def warmup_stable_decay(t, peak_value, warmup_steps, stable_steps, decay_steps, end_value=0.0,
@@ -383,6 +399,9 @@ ORACLES: dict[str, Callable[..., float]] = {
     "cyclic_exp_range": _p(cyclic, mode="exp_range"),
     "one_cycle": one_cycle,
     "one_cycle_linear_three_phase": _p(one_cycle, anneal="linear", three_phase=True),
+    "one_cycle_momentum": one_cycle_momentum,
+    "one_cycle_momentum_linear_three_phase": _p(one_cycle_momentum, anneal="linear",
+                                                three_phase=True),
     "warmup_stable_decay": warmup_stable_decay,
     "warmup_stable_decay_cosine": _p(warmup_stable_decay, decay="cosine"),
     "warmup_stable_decay_1sqrt": _p(warmup_stable_decay, decay="1-sqrt"),

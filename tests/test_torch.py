@@ -302,7 +302,7 @@ def test_cosineannealingwarmrestarts(x64, t_0, t_mult, eta_min):
 
 
 # ---------------------------------------------------------------------------
-# CyclicLR, OneCycleLR
+# CyclicLR, OneCycleLR (lr and momentum)
 # ---------------------------------------------------------------------------
 
 
@@ -380,6 +380,145 @@ def test_onecyclelr_rise_shorter_than_one_step(x64, anneal, three_phase, total_s
     ours = jaxlr.one_cycle(max_lr, total_steps, pct_start, anneal=anneal, three_phase=three_phase)
     check(ours, ref, f"OneCycleLR(total_steps={total_steps}, pct_start={pct_start}, {anneal}, "
                      f"three_phase={three_phase})")
+
+
+def torch_one_cycle_lrs_and_momentums(n, optimizer="sgd", **kwargs):
+    """lr and momentum of each of torch's first ``n`` updates under ``OneCycleLR(**kwargs)``
+    with its default ``cycle_momentum=True``: ``param_groups[0]["momentum"]`` for SGD
+    (whose own momentum, default 0, OneCycleLR overrides), ``["betas"][0]`` for Adam."""
+    param = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    param.grad = torch.ones(1, dtype=torch.float64)
+    opt = (torch.optim.SGD([param], lr=BASE_LR) if optimizer == "sgd"
+           else torch.optim.Adam([param], lr=BASE_LR))
+    group = opt.param_groups[0]
+    lrs, momentums = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scheduler = tls.OneCycleLR(opt, **kwargs)
+        for _ in range(n):
+            lrs.append(float(group["lr"]))
+            momentums.append(float(group["momentum"] if optimizer == "sgd" else group["betas"][0]))
+            opt.step()
+            scheduler.step()
+    return np.asarray(lrs), np.asarray(momentums)
+
+
+def _one_cycle_momentum_draws(seed, count, momentum_hi=1.0):
+    """OneCycleLR settings drawn at random over the domain torch and the grid allow: integer
+    ``total_steps`` in ``1 .. GRID_SIZE`` (short ones often), ``pct_start`` in ``(0, 1)``
+    (rises shorter than a step included), momenta in ``[0, momentum_hi)`` in either order."""
+    rng = np.random.default_rng(seed)
+    draws = []
+    while len(draws) < count:
+        total = int(rng.integers(1, 25) if rng.random() < 0.4 else rng.integers(25, GRID_SIZE + 1))
+        pct = float(rng.uniform(0.001, 0.999))
+        base, top = (float(x) for x in rng.uniform(0.0, momentum_hi, 2))
+        if rng.random() < 0.1:
+            base, top = 0.85, 0.95  # torch's defaults
+        # torch divides by zero in a phase of length 0 (pct_start * T == 1): not comparable
+        if float(pct * total) - 1 == 0.0:
+            continue
+        draws.append(dict(total_steps=total, pct_start=pct, base_momentum=base,
+                          max_momentum=top, max_lr=float(10 ** rng.uniform(-4, 0))))
+    return draws
+
+
+@pytest.mark.parametrize("anneal", ["cos", "linear"])
+@pytest.mark.parametrize("three_phase", [False, True])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_onecyclelr_momentum(x64, anneal, three_phase, optimizer):
+    """OneCycleLR(max_lr, total_steps, pct_start, anneal_strategy, three_phase,
+    base_momentum, max_momentum) cycles SGD's momentum (Adam's beta1)
+    == one_cycle_momentum(total_steps, pct_start, base_momentum, max_momentum, anneal,
+    three_phase), for steps 0 .. total_steps - 1, over random settings; its lr
+    == one_cycle(max_lr, total_steps, pct_start, ...) at the same time."""
+    seed = [ord(c) for c in f"{anneal} {three_phase} {optimizer}"]
+    for kw in _one_cycle_momentum_draws(seed, 16 if optimizer == "sgd" else 6):
+        total, pct = kw["total_steps"], kw["pct_start"]
+        ref_lr, ref_m = torch_one_cycle_lrs_and_momentums(
+            total, optimizer, anneal_strategy=anneal, three_phase=three_phase, **kw)
+        label = f"OneCycleLR({kw}, {anneal}, three_phase={three_phase}) {optimizer}"
+        momentum = jaxlr.one_cycle_momentum(total, pct, kw["base_momentum"], kw["max_momentum"],
+                                            anneal=anneal, three_phase=three_phase)
+        check(momentum, ref_m, label + " momentum")
+        check(jaxlr.one_cycle(kw["max_lr"], total, pct, anneal=anneal, three_phase=three_phase),
+              ref_lr, label + " lr")
+
+
+def test_onecyclelr_momentum_defaults(x64):
+    """OneCycleLR's default momentum (0.85, 0.95, cos, two phases) == one_cycle_momentum(T)."""
+    _, ref = torch_one_cycle_lrs_and_momentums(100, max_lr=0.1, total_steps=100)
+    check(jaxlr.one_cycle_momentum(100), ref, "OneCycleLR(total_steps=100) momentum")
+
+
+def _tiny_regression(seed=0):
+    """A 4-8-1 tanh network's initial weights and a batch of 32 (float64 numpy)."""
+    rng = np.random.default_rng(seed)
+    params = dict(w1=rng.normal(size=(4, 8)) / 2, b1=rng.normal(size=8) / 10,
+                  w2=rng.normal(size=(8, 1)) / 3, b2=np.zeros(1))
+    x = rng.normal(size=(32, 4))
+    y = np.sin(x @ rng.normal(size=(4, 1)))
+    return params, x, y
+
+
+def _mse(params, x, y, lib):
+    hidden = lib.tanh(x @ params["w1"] + params["b1"])
+    return ((hidden @ params["w2"] + params["b2"] - y) ** 2).mean()
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("anneal,three_phase", [("cos", False), ("linear", True)])
+def test_onecyclelr_with_momentum_trains_like_torch(x64, optimizer, anneal, three_phase):
+    """A tiny network trained 40 steps by torch SGD (Adam) + OneCycleLR (cycle_momentum) and by
+    optax.inject_hyperparams(optax.sgd)(learning_rate=one_cycle, momentum=one_cycle_momentum)
+    (optax.adam with b1=one_cycle_momentum), from the same weights and data, in float64:
+    the parameters agree after every step."""
+    import optax
+
+    steps, max_lr = 40, (0.5 if optimizer == "sgd" else 0.05)
+    setting = dict(total_steps=steps, pct_start=0.3, base_momentum=0.8, max_momentum=0.95)
+    init, x, y = _tiny_regression()
+
+    params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in init.items()}
+    opt = (torch.optim.SGD(params.values(), lr=max_lr, momentum=0.9) if optimizer == "sgd"
+           else torch.optim.Adam(params.values(), lr=max_lr))
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    theirs = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scheduler = tls.OneCycleLR(opt, max_lr=max_lr, anneal_strategy=anneal,
+                                   three_phase=three_phase, **setting)
+        for _ in range(steps):
+            opt.zero_grad()
+            _mse(params, xt, yt, torch).backward()
+            opt.step()
+            scheduler.step()
+            theirs.append({k: p.detach().numpy().copy() for k, p in params.items()})
+
+    lr = jaxlr.one_cycle(max_lr, steps, 0.3, anneal=anneal, three_phase=three_phase)
+    momentum = jaxlr.one_cycle_momentum(steps, 0.3, 0.8, 0.95, anneal=anneal,
+                                        three_phase=three_phase)
+    tx = (optax.inject_hyperparams(optax.sgd)(learning_rate=lr, momentum=momentum)
+          if optimizer == "sgd" else
+          optax.inject_hyperparams(optax.adam)(learning_rate=lr, b1=momentum))
+    ours = {k: jnp.asarray(v) for k, v in init.items()}
+    state = tx.init(ours)
+
+    @jax.jit
+    def step(params, state):
+        grads = jax.grad(_mse)(params, jnp.asarray(x), jnp.asarray(y), jnp)
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    for t in range(steps):
+        ours, state = step(ours, state)
+        for k in init:
+            assert ours[k].dtype == jnp.float64
+            np.testing.assert_allclose(np.asarray(ours[k]), theirs[t][k], rtol=1e-9, atol=1e-12,
+                                       err_msg=f"{optimizer} {anneal} three_phase={three_phase} "
+                                               f"{k} after step {t + 1}")
+    moved = max(float(np.abs(theirs[-1][k] - init[k]).max()) for k in init)
+    assert moved > 1e-2  # the test trained something
 
 
 # ---------------------------------------------------------------------------

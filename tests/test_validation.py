@@ -91,6 +91,11 @@ BAD = [
      "final_div_factor"),
     (jaxlr.one_cycle, dict(peak_value=1.0, total_steps=100, anneal="cosine"), "anneal"),
     (jaxlr.one_cycle, dict(peak_value=NAN, total_steps=100), "peak_value"),
+    (jaxlr.one_cycle_momentum, dict(total_steps=0), "total_steps"),
+    (jaxlr.one_cycle_momentum, dict(total_steps=100, pct_start=1.0), "pct_start"),
+    (jaxlr.one_cycle_momentum, dict(total_steps=100, base_momentum=NAN), "base_momentum"),
+    (jaxlr.one_cycle_momentum, dict(total_steps=100, max_momentum=float("inf")), "max_momentum"),
+    (jaxlr.one_cycle_momentum, dict(total_steps=100, anneal="cosine"), "anneal"),
     (jaxlr.warmup_stable_decay, dict(peak_value=1.0, warmup_steps=-1, stable_steps=1,
                                      decay_steps=1), "warmup_steps"),
     (jaxlr.warmup_stable_decay, dict(peak_value=1.0, warmup_steps=1, stable_steps=-1,
@@ -160,7 +165,9 @@ def test_concrete_invalid_argument_raises_naming_it(factory, kwargs, name):
 def test_every_public_factory_has_a_bad_input_case():
     covered = {f.__name__ for f, _, _ in BAD}
     factories = {n for n in jaxlr.__all__ if callable(getattr(jaxlr, n)) and n[0].islower()}
-    assert factories - covered <= {"observe", "multiply", "add"}, factories - covered
+    # parse_schedule's errors are tested in tests/test_repr.py
+    assert factories - covered <= {"observe", "multiply", "add", "parse_schedule"}, \
+        factories - covered
 
 
 @pytest.mark.parametrize("combinator", [jaxlr.multiply, jaxlr.add])
