@@ -1,91 +1,22 @@
 """The ``jaxlr`` command.
 
 ``jaxlr plot EXPR...`` draws schedules written as jaxlr expressions, e.g.
-``"warmup(cosine(0.1, 1000), 100)"``. Expressions are parsed with ``ast`` and
-may only call jaxlr's public schedules and combinators with literal arguments
-(numbers and arithmetic on them, strings, lists, ``key(seed)``); nothing
-is ``eval``-ed.
+``"warmup(cosine(0.1, 1000), 100)"``, read by :func:`jaxlr.parse_schedule`
+(parsed with ``ast``, never ``eval``-ed). Every mistake is answered with one
+line (see :func:`main`).
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
-import operator
 import sys
 import typing
 
 import jaxlr
+from jaxlr.expressions import parse_schedule
 
-
-def _callables():
-    import jax
-
-    names = {n: getattr(jaxlr, n) for n in jaxlr.__all__
-             if n[0].islower() and n not in ("observe", "reduce_on_plateau", "linear_scaling")}
-    names["key"] = jax.random.key
-    names["linear_scaling"] = jaxlr.linear_scaling
-    return names
-
-
-def parse_schedule(text):
-    """Build a schedule from a jaxlr expression such as ``"cosine(0.1, 1000)"``.
-
-    Raises:
-      ValueError: if the text is not a call of a jaxlr schedule or combinator
-        with literal arguments; the message names what is not allowed.
-    """
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as e:
-        raise ValueError(f"not a valid expression: {text!r} ({e.msg})") from None
-    allowed = _callables()
-
-    def build(node):
-        if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in allowed:
-                name = ast.unparse(node.func)
-                raise ValueError(f"unknown schedule {name!r} in {text!r}; "
-                                 f"known: {', '.join(sorted(allowed))}")
-            args = [build(a) for a in node.args]
-            kwargs = {k.arg: build(k.value) for k in node.keywords}
-            return allowed[node.func.id](*args, **kwargs)
-        if isinstance(node, (ast.List, ast.Tuple)):
-            return [build(e) for e in node.elts]
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool)):
-            return node.value
-        if isinstance(node, ast.Constant) and node.value is None:
-            return None
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            value = build(node.operand)
-            return -value if isinstance(node.op, ast.USub) else value
-        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
-            left, right = build(node.left), build(node.right)
-            if not all(isinstance(x, (int, float)) for x in (left, right)):
-                _reject(node, text)
-            if isinstance(node.op, ast.Pow):  # floats: a huge power overflows, never hangs
-                left = float(left)
-            try:
-                return _ARITHMETIC[type(node.op)](left, right)
-            except (OverflowError, ZeroDivisionError) as e:
-                raise ValueError(f"{ast.unparse(node)!r} in {text!r}: arithmetic overflow or division by zero ({e})") from None
-        return _reject(node, text)
-
-    schedule = build(tree.body)
-    if not callable(schedule):
-        raise ValueError(f"{text!r} is not a schedule (it evaluates to {schedule!r})")
-    return schedule
-
-
-# arithmetic on literals, e.g. ``30 * 235`` steps
-_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-               ast.Div: operator.truediv, ast.Pow: operator.pow}
-
-
-def _reject(node, text):
-    raise ValueError(f"not allowed in a schedule expression: {ast.unparse(node)!r} in {text!r} "
-                     "(use literal numbers, strings, lists and jaxlr calls)")
+__all__ = ["build_parser", "main", "parse_schedule"]
 
 
 class CommandError(Exception):

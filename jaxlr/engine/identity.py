@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlr.expressions import Schedule
+
 __all__ = ["callable_identity", "data_fingerprint", "digest", "environment",
            "schedule_fingerprints", "trainer_identity"]
 
@@ -94,6 +96,10 @@ def callable_identity(fn, depth=0):
         return None
     if isinstance(fn, str):
         return fn
+    if isinstance(fn, Schedule):
+        # a jaxlr schedule is a finite tree built bottom-up (no cycles): each level restarts
+        # the depth budget, so schedules that differ however deep down differ here too
+        depth = 0
     fn = inspect.unwrap(fn)  # jax.jit, functools.wraps: the function they wrap
     if isinstance(fn, functools.partial):
         return {"partial": callable_identity(fn.func, depth + 1),
