@@ -259,7 +259,9 @@ def _lr_find(args):
     reads = optimizer_arguments(optimizer)
     base = {k: v for k, v in base.items() if k in reads}
     result = lr_find.lr_find(config, ds, base=base, min_lr=args.min_lr, max_lr=args.max_lr,
-                             num_steps=args.steps, seeds=args.seeds, seed=first_seed)
+                             num_steps=args.steps, seeds=args.seeds, seed=first_seed,
+                             progress=not args.no_progress and f"{name}: lr range test, "
+                                                               f"{args.steps} updates")
     result.plot(out / "lr_find.png", title=f"{name}: lr range test {note}".rstrip())
     atomic_write_text(out / "lr_find.json", json.dumps({
         "command": "jaxlr lr-find " + " ".join(args.argv), "steepest": result.steepest,
@@ -452,13 +454,15 @@ def build_parser():
                         help="lr of the first update of the ramp (default 1e-7)")
     finder.add_argument("--max-lr", type=_positive_float, default=10.0,
                         help="lr of the last update of the ramp (default 10)")
-    finder.add_argument("--steps", type=_int_at_least(2), default=100,
+    finder.add_argument("--steps", type=_int_at_least(11), default=100,
                         help="updates in the ramp, each at a larger lr (default 100)")
     finder.add_argument("--seeds", type=_int_at_least(1), default=1,
                         help="seeds, one vmapped program; the suggestion uses their mean "
                              "curve (default 1)")
     _data_args(finder)
     finder.add_argument("--out", help="output folder (default jaxlr-results/NAME/lr-find-RUN)")
+    finder.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (default: shown)")
     finder.set_defaults(handler=_lr_find)
 
     datasets = sub.add_parser("datasets", help="show which datasets are found where",

@@ -125,7 +125,7 @@ def valley(lrs, losses):
 
 
 def lr_find(config, data, base=None, min_lr=1e-7, max_lr=10.0, num_steps=100, seeds=1, seed=0,
-            beta=0.98, stop_factor=4.0, store=None):
+            beta=0.98, stop_factor=4.0, store=None, progress=False):
     """Run the range test with ``config``'s model, optimizer and batch size.
 
     Args:
@@ -142,6 +142,7 @@ def lr_find(config, data, base=None, min_lr=1e-7, max_lr=10.0, num_steps=100, se
       beta: smoothing factor in ``[0, 1)``.
       stop_factor: stop once the smoothed loss exceeds this times the best (``> 1``).
       store: a :class:`jaxlr.engine.RunStore` (or directory) to save and reuse the ramp.
+      progress: show a progress bar (per epoch of the ramp); a string is its label.
 
     Returns:
       An :class:`LRFindResult`.
@@ -169,7 +170,7 @@ def lr_find(config, data, base=None, min_lr=1e-7, max_lr=10.0, num_steps=100, se
     hparams = {**{k: v for k, v in dict(base or {}).items() if k != "lr"},
                "min_lr": min_lr, "max_lr": max_lr}
     out = sweep_lib.sweep(trainer, [hparams], seeds=seeds, seed=seed, strategy="vmap",
-                          store=store)
+                          store=store, progress=progress)
     losses = out.step_loss[0].reshape(seeds, -1)[:, :num_steps]
     lrs = out.lr[0].reshape(seeds, -1)[0, :num_steps]
     smoothed, stops = zip(*(_smooth(row, beta, stop_factor) for row in losses))
