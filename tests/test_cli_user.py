@@ -35,7 +35,7 @@ def one_line_error(err, prog):
     return lines[0]
 
 
-@pytest.mark.parametrize("args,message", [
+MISTAKES = [
     (["sweep", "ionosphere", "--lr", "1e-3:1", "--random", "0"],
      "argument --random: must be >= 1, got 0"),
     (["sweep", "ionosphere", "--lr", "0.1", "--param", "lr=0.2"],
@@ -65,12 +65,33 @@ def one_line_error(err, prog):
      "--min-lr 1 must be below --max-lr 0.1"),
     (["lr-find", "ionosphere", "--max-lr", "inf"],
      "argument --max-lr: must be a finite number > 0, got inf"),
-])
-def test_each_mistake_is_one_line_and_status_2(tmp_path, args, message):
-    status, out, err = jaxlr(*args, "--out", str(tmp_path / "out"), cwd=tmp_path)
+]
+
+
+@pytest.fixture(scope="module")
+def answers(tmp_path_factory):
+    """Every mistake's (status, stdout, stderr): the commands run side by side, as subprocesses."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    where = tmp_path_factory.mktemp("mistakes")
+
+    def one(k):
+        args = MISTAKES[k][0]
+        return jaxlr(*args, "--out", str(where / f"out{k}"), cwd=where)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        done = list(pool.map(one, range(len(MISTAKES))))
+    return where, done
+
+
+@pytest.mark.parametrize("case", range(len(MISTAKES)), ids=lambda k: " ".join(MISTAKES[k][0]))
+def test_each_mistake_is_one_line_and_status_2(answers, case):
+    args, message = MISTAKES[case]
+    where, done = answers
+    status, out, err = done[case]
     assert status == 2, (out, err)
     assert message in one_line_error(err, args[0])
-    assert not (tmp_path / "out" / "store").exists()  # refused before any work
+    assert not (where / f"out{case}" / "store").exists()  # refused before any work
 
 
 def test_plot_creates_folders_and_prints_the_file_it_wrote(tmp_path):
