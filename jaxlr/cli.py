@@ -47,12 +47,6 @@ def _writable_dir(path, option="--out"):
     return path
 
 
-def _store(out, log=None):
-    from jaxlr import engine
-
-    return engine.RunStore(out / "store", log=log)
-
-
 def _plot(args):
     from jaxlr.plot import figure_path, plot_schedules
 
@@ -85,7 +79,7 @@ def _compare(args):
         return
     comparison = COMPARISONS[args.name]
     out = _writable_dir(args.out or f"jaxlr-results/{comparison.name}")
-    args.store = _store(out, None if args.no_progress else _log_above_bars)
+    args.store = _store(out, progress=not args.no_progress)
     run_comparison(comparison, epochs=args.epochs, seeds=args.seeds, dataset=args.dataset,
                    data_dir=args.data_dir, out=out, max_train=args.max_train,
                    max_eval=args.max_eval, progress=not args.no_progress,
@@ -94,10 +88,13 @@ def _compare(args):
           "train_loss.png, eval_acc.png")
 
 
-def _log_above_bars(message):
-    from tqdm.auto import tqdm
+def _store(out, progress):
+    """The run store in ``out``; its messages printed above the progress bars when shown."""
+    from jaxlr import engine
+    from jaxlr.engine.driver import write_above_bars
 
-    tqdm.write(message, file=sys.stderr)
+    return engine.RunStore(out / "store", log=(
+        (lambda message: write_above_bars(message, file=sys.stderr)) if progress else None))
 
 
 class _Target(typing.NamedTuple):
@@ -210,20 +207,15 @@ def _sweep(args):
     configs = _sweep_axes(args)
     name, results, note, config, ds, base, first_seed, _ = _task(args)
     out = _writable_dir(args.out or results.format("sweep"))
-    args.store = _store(out, None if args.no_progress else _log_above_bars)
+    args.store = _store(out, progress=not args.no_progress)
     command = "jaxlr sweep " + " ".join(args.argv)
     trainer = engine.make_train(config, ds)
     chunk_size = args.chunk_size or 64
-    finished, partial, total = sweep.saved(trainer, configs, base=base, seeds=args.seeds,
-                                           seed=first_seed, strategy=args.strategy,
-                                           chunk_size=chunk_size, store=args.store)
-    seeds = (f"seeds {first_seed}-{first_seed + args.seeds - 1}" if args.seeds > 1
-             else f"seed {first_seed}")
-    print(f"{name}: {total // args.seeds} configs x {args.seeds} {seeds} = {total} runs, "
-          f"{config.epochs} epochs each"
-          + (f"; {finished} of {total} already done in {args.store.directory}"
-             + (f", {partial} resume after their last saved epoch" if partial else "")
-             if finished or partial else ""))
+    held = sweep.saved(trainer, configs, base=base, seeds=args.seeds, seed=first_seed,
+                       strategy=args.strategy, chunk_size=chunk_size, store=args.store)
+    seeds = sweep.seeds_text(range(first_seed, first_seed + args.seeds))
+    print(f"{name}: {held.total // args.seeds} configs x {args.seeds} {seeds} = {held.total} "
+          f"runs, {config.epochs} epochs each" + held.note(args.store.directory))
     result = sweep.sweep(trainer, configs, base=base, seeds=args.seeds, seed=first_seed,
                          strategy=args.strategy, chunk_size=chunk_size,
                          progress=not args.no_progress, store=args.store)
@@ -505,13 +497,9 @@ def _interrupted(args):
 
 def _one_line(error):
     """An exception as one line for the terminal, naming the file when there is one."""
-    import errno as errno_lib
-
     if isinstance(error, OSError):
         name = error.filename
         text = error.strerror or str(error)
-        if error.errno == errno_lib.ENOSPC and "needs" in text:
-            return text
         return f"{name}: {text}" if name else text
     text = str(error).strip().splitlines()
     text = text[0] if text else ""

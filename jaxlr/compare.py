@@ -185,12 +185,13 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
     """
     from jaxlr import engine, sweep as sweep_lib
     from jaxlr.engine import backend
+    from jaxlr.engine.driver import write_above_bars
     from jaxlr.engine.store import RunStore, as_store
 
     if not isinstance(seeds, int) or seeds < 1:
         raise ValueError(f"jaxlr compare: seeds must be >= 1, got {seeds!r}")
     if log is None:
-        log = _log_above_bars if progress else print
+        log = write_above_bars if progress else print
     epochs = _epochs(comparison, epochs)
     dataset_name = dataset or comparison.dataset
     out = pathlib.Path(out or pathlib.Path("jaxlr-results") / comparison.name)
@@ -220,18 +221,16 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
     log(_plan_line(comparison, plan, seed_list, store, epochs))
     histories, wall = {}, {}
     for i, (run, trainer, batched, chosen) in enumerate(plan):
-        label = (f"[{i + 1}/{len(plan)}] {run.label}, "
-                 + (f"seeds {seed_list[0]}-{seed_list[-1]}" if len(seed_list) > 1
-                    else f"seed {seed_list[0]}"))
+        def label(seeds):
+            return progress and f"[{i + 1}/{len(plan)}] {run.label}, {sweep_lib.seeds_text(seeds)}"
+
         if batched:
             # all seeds as one vmapped program, saved every epoch like a single run
             result = sweep_lib.sweep(trainer, [dict(run.hparams)], seeds=seed_list,
-                                     strategy=chosen, progress=progress and label, store=store)
+                                     strategy=chosen, progress=label(seed_list), store=store)
             done = [sweep_lib.member_history(result, 0, i) for i in range(len(seed_list))]
         else:
-            done = [engine.run(trainer, run.hparams, seed, store=store,
-                               progress=progress and label.replace(
-                                   f"seeds {seed_list[0]}-{seed_list[-1]}", f"seed {seed}"))
+            done = [engine.run(trainer, run.hparams, seed, store=store, progress=label([seed]))
                     for seed in seed_list]
         histories[run.label] = done
         # all epochs, also those before an interruption; compilation included
@@ -248,41 +247,21 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
     return histories
 
 
-def _log_above_bars(message):
-    from tqdm.auto import tqdm
-
-    tqdm.write(message)
-
-
 def _plan_line(comparison, plan, seed_list, store, epochs):
     """What the call will do, and what the store already holds of it."""
     from jaxlr import sweep as sweep_lib
-    from jaxlr.engine import driver
 
     finished = partial = 0
     for run, trainer, batched, chosen in plan:
-        if batched:
-            f, p, _ = sweep_lib.saved(trainer, [dict(run.hparams)], seeds=seed_list,
-                                      strategy=chosen, store=store)
-        else:
-            progress = [driver.saved_progress(
-                driver.run_slot(trainer, run.hparams, seed, store).peek(), epochs)
-                for seed in seed_list]
-            f = sum(done for _, done in progress)
-            p = sum(n > 0 and not done for n, done in progress)
-        finished, partial = finished + f, partial + p
+        # seeds that do not run batched are single runs: the sequential layout's records
+        held = sweep_lib.saved(trainer, [dict(run.hparams)], seeds=seed_list,
+                               strategy=chosen if batched else "sequential", store=store)
+        finished, partial = finished + held.finished, partial + held.partial
     total = len(plan) * len(seed_list)
-    seeds = (f"seeds {seed_list[0]}-{seed_list[-1]}" if len(seed_list) > 1
-             else f"seed {seed_list[0]}")
     why = f" ({comparison.seed_note})" if comparison.seed_note else ""
-    line = (f"{comparison.name}: {len(plan)} runs x {len(seed_list)} seed(s) = {total} "
-            f"training runs, {epochs} epochs each, {seeds}{why}")
-    if finished or partial:
-        line += (f"; {finished} of {total} already done in {store.directory}"
-                 + (f", {partial} resume after their last saved epoch" if partial else "")
-                 + ("" if finished + partial == total else
-                    f", {total - finished - partial} to train"))
-    return line
+    return (f"{comparison.name}: {len(plan)} runs x {len(seed_list)} seed(s) = {total} "
+            f"training runs, {epochs} epochs each, {sweep_lib.seeds_text(seed_list)}{why}"
+            + sweep_lib.Saved(finished, partial, total).note(store.directory))
 
 
 # ---------------------------------------------------------------------------

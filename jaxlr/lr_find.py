@@ -70,12 +70,9 @@ class LRFindResult:
         ax.legend(fontsize="small")
         ax.set_title(title)
         if path is not None:
-            from jaxlr._io import atomic_write_bytes
-            import io
+            from jaxlr.plot import write_figure
 
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png")
-            atomic_write_bytes(path, buf.getvalue())
+            write_figure(fig, path)
         return fig
 
 

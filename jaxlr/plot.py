@@ -118,7 +118,7 @@ def plot_schedules(schedules, num_steps, start=0, log=False, title=None, path=No
         _title(ax, title)
     _finish(ax)
     if path is not None:
-        _write(fig, figure_path(path))
+        write_figure(fig, figure_path(path))
     return fig
 
 
@@ -159,7 +159,7 @@ def plot_comparison(title, histories, out, eval_split="test"):
     out = pathlib.Path(out)
     written = []
     for name, fig in comparison_figures(title, histories, eval_split).items():
-        _write(fig, out / name)
+        write_figure(fig, out / name)
         written.append(out / name)
     return written
 
@@ -204,7 +204,7 @@ def plot_sweep(result, out, metric="eval_acc", title="sweep", eval_split="test",
     out = pathlib.Path(out)
     written = []
     for name, fig in sweep_figures(result, metric, title, eval_split, top).items():
-        _write(fig, out / name)
+        write_figure(fig, out / name)
         written.append(out / name)
     return written
 
@@ -559,8 +559,8 @@ def _short(value, digits, scientific):
                                       trim="-")
 
 
-def _write(fig, path):
-    """Write ``fig`` to ``path`` atomically, in the format its suffix names."""
+def write_figure(fig, path):
+    """Write ``fig`` to ``path`` atomically (folders created), in the format its suffix names."""
     atomic_write_bytes(path, _figure_bytes(fig, pathlib.Path(path).suffix[1:].lower() or "png"))
 
 

@@ -783,3 +783,40 @@ def test_cli_sweep_with_other_max_eval_gets_its_own_numbers(tmp_path, capsys, mo
     for k in ("train_loss", "train_acc", "lr", "step_loss"):
         np.testing.assert_array_equal(second[k], first[k], err_msg=k)
     assert not np.array_equal(second["eval_loss"], first["eval_loss"])
+
+
+# ---------------------------------------------------------------------------
+# what a rerun is told it reuses (sweep.saved, the CLI's and compare's first line)
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("strategy", ["vmap", "sequential"])
+def test_saved_counts_only_what_this_exact_run_would_reuse(strategy, trainers, st):
+    base = trainers("base")
+    grid = {"lr": [0.05, 0.1]}
+    assert sweep_lib.saved(base, grid, base=HP, seeds=2, strategy=strategy,
+                           store=st.store) == (0, 0, 4)
+    sweep_lib.sweep(base, grid, base=HP, seeds=2, strategy=strategy, store=st.store)
+    held = sweep_lib.saved(base, grid, base=HP, seeds=2, strategy=strategy, store=st.store)
+    assert held == (4, 0, 4) and held.note("D") == "; 4 of 4 already done in D"
+    # other seeds (2, 3), schedule, eval size, strategy or data: nothing of it is held
+    for trainer, seed, other in (("base", 2, strategy), ("cosine_schedule", 0, strategy),
+                                 ("max_eval_60", 0, strategy), ("one_value_changed", 0, strategy),
+                                 ("base", 0, "chunked")):
+        assert sweep_lib.saved(trainers(trainer), grid, base=HP, seeds=2, seed=seed,
+                               strategy=other, chunk_size=3, store=st.store).finished == 0
+    # a flipped byte: not counted, and moved aside (the run recomputes it)
+    record = st.records()[0]
+    flip(record, [header_span(record)[1] + 5])
+    held = sweep_lib.saved(base, grid, base=HP, seeds=2, strategy=strategy, store=st.store)
+    # vmap: one record holds all 4 members; sequential: one record per member
+    assert held.finished == (0 if strategy == "vmap" else 3)
+    assert_rejected(st, record)
+
+
+def test_saved_counts_an_interrupted_part_as_partial(trainer, st, monkeypatch):
+    interrupted(monkeypatch, 2, lambda: sweep_lib.sweep(
+        trainer, {"lr": [0.05, 0.1]}, base=HP, strategy="vmap", store=st.store))
+    held = sweep_lib.saved(trainer, {"lr": [0.05, 0.1]}, base=HP, strategy="vmap",
+                           store=st.store)
+    assert held == (0, 2, 2)
+    assert held.note("D") == "; 0 of 2 already done in D, 2 resume after their last saved epoch"

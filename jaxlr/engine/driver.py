@@ -22,7 +22,7 @@ from jaxlr.engine.identity import schedule_fingerprints
 from jaxlr.engine.store import Record, as_store, to_host
 
 __all__ = ["History", "Program", "member_identities", "program", "run", "run_slot",
-           "saved_progress", "train_epochs"]
+           "saved_progress", "train_epochs", "write_above_bars"]
 
 METRICS = ("train_loss", "train_acc", "eval_loss", "eval_acc")
 
@@ -191,6 +191,13 @@ def progress_bar(total, desc, unit):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True)
+
+
+def write_above_bars(message, file=None):
+    """Print a line above any progress bars (not onto a bar's line); default stdout."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(message, file=file)
 
 
 def run_slot(trainer, hparams, key, store):

@@ -137,7 +137,7 @@ class Slot:
                               f"this checkpoint needs {_megabytes(len(data))} and "
                               f"{_megabytes(free)} are free; free some space (or give "
                               "another output folder) and run again: the epochs saved so far "
-                              "are kept", str(self.path)) from None
+                              "are kept") from None
         self.store.written[self.path.name] = record.meta
 
     def load(self, template=None):

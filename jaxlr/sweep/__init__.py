@@ -10,9 +10,9 @@
 from jaxlr.sweep.halving import successive_halving
 from jaxlr.sweep.results import (SweepResult, load, member_history, ranking_markdown, save,
                                  table_csv)
-from jaxlr.sweep.run import STRATEGIES, saved, sweep
-from jaxlr.sweep.space import grid, log_uniform, parse_values
+from jaxlr.sweep.run import STRATEGIES, Saved, saved, sweep
+from jaxlr.sweep.space import grid, log_uniform, parse_values, seeds_text
 
-__all__ = ["STRATEGIES", "SweepResult", "grid", "load", "log_uniform", "member_history", "saved",
-           "parse_values", "ranking_markdown", "save", "successive_halving", "sweep",
-           "table_csv"]
+__all__ = ["STRATEGIES", "Saved", "SweepResult", "grid", "load", "log_uniform", "member_history", "saved",
+           "parse_values", "ranking_markdown", "save", "seeds_text", "successive_halving",
+           "sweep", "table_csv"]

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import inspect
 import time
+import typing
 
 import jax
 import jax.numpy as jnp
@@ -50,7 +51,7 @@ from jaxlr.engine.store import Record, as_store
 from jaxlr.sweep.results import SweepResult
 from jaxlr.sweep.space import seed_list, table
 
-__all__ = ["STRATEGIES", "saved", "stack_epochs", "stack_hparams", "sweep"]
+__all__ = ["STRATEGIES", "Saved", "saved", "stack_epochs", "stack_hparams", "sweep"]
 
 STRATEGIES = ("auto", "vmap", "chunked", "sequential", "sharded")
 
@@ -231,24 +232,39 @@ def _part_slot(trainer, base_identity, mesh, part_rows, part_seeds, store):
                     "members": member_identities(trainer, part_rows, seed_keys(part_seeds))}})
 
 
+class Saved(typing.NamedTuple):
+    """What a run store already holds of a sweep, in members (configuration x seed)."""
+
+    finished: int  # reused as they are
+    partial: int  # resume after their last saved epoch
+    total: int
+
+    def note(self, directory):
+        """``""``, or ``"; 3 of 12 already done in DIR, 1 resume ..., 8 to train"``."""
+        if not (self.finished or self.partial):
+            return ""
+        left = self.total - self.finished - self.partial
+        return (f"; {self.finished} of {self.total} already done in {directory}"
+                + (f", {self.partial} resume after their last saved epoch" if self.partial
+                   else "")
+                + (f", {left} to train" if left else ""))
+
+
 def saved(trainer, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_size=64,
           mesh=None, store=None):
     """What ``store`` already holds of ``sweep(trainer, configs, ...)`` with these arguments.
 
     Returns:
-      ``(finished, partial, total)`` members: ``finished`` ones are reused as
-      they are, ``partial`` ones resume after their last saved epoch.
+      A :class:`Saved`: ``(finished, partial, total)`` members.
     """
     _check_strategy(strategy, chunk_size)
     _, rows = table(configs, base)
-    seeds_ = seed_list(seeds, seed)
+    strategy, members, member_seeds, mesh, _, parts = _trainer_layout(
+        trainer, rows, seed_list(seeds, seed), strategy, chunk_size, mesh)
     store = as_store(store)
-    trainer.hparams_read(rows[0])
-    strategy = backend.choose_strategy(trainer, strategy)
-    members, member_seeds, mesh, _, parts = _layout(rows, seeds_, strategy, chunk_size, mesh)
     if store is None:
-        return 0, 0, len(members)
-    epochs, finished, partial = trainer.config.epochs, 0, 0
+        return Saved(0, 0, len(members))
+    finished = partial = 0
     base_identity = trainer.identity()
     for lo, hi, size in parts:
         part_rows, part_seeds = _pad(members[lo:hi], size), _pad(member_seeds[lo:hi], size)
@@ -256,17 +272,22 @@ def saved(trainer, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_s
             slot = run_slot(trainer, part_rows[0], part_seeds[0], store)
         else:
             slot = _part_slot(trainer, base_identity, mesh, part_rows, part_seeds, store)
-        done, complete = saved_progress(slot.peek(), epochs)
+        done, complete = saved_progress(slot.peek(), trainer.config.epochs)
         finished += (hi - lo) * complete
         partial += (hi - lo) * (done > 0 and not complete)
-    return finished, partial, len(members)
+    return Saved(finished, partial, len(members))
+
+
+def _trainer_layout(trainer, rows, seeds_, strategy, chunk_size, mesh):
+    """The strategy ``auto`` resolves to, then :func:`_layout` (names checked first)."""
+    trainer.hparams_read(rows[0])
+    strategy = backend.choose_strategy(trainer, strategy)
+    return (strategy, *_layout(rows, seeds_, strategy, chunk_size, mesh))
 
 
 def _sweep_trainer(trainer, swept, rows, seeds_, strategy, chunk_size, mesh, progress, store):
-    trainer.hparams_read(rows[0])
-    strategy = backend.choose_strategy(trainer, strategy)
-    members, member_seeds, mesh, sharding, parts = _layout(rows, seeds_, strategy, chunk_size,
-                                                           mesh)
+    strategy, members, member_seeds, mesh, sharding, parts = _trainer_layout(
+        trainer, rows, seeds_, strategy, chunk_size, mesh)
     epochs = trainer.config.epochs
     bar = None
     if progress:

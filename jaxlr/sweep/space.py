@@ -73,6 +73,16 @@ def seed_list(seeds, seed=0):
     return out
 
 
+def seeds_text(seeds):
+    """A list of seeds for people: ``seed 7``, ``seeds 7-16`` (consecutive) or ``seeds 1, 5, 9``."""
+    seeds = [int(s) for s in seeds]
+    if len(seeds) == 1:
+        return f"seed {seeds[0]}"
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"seeds {seeds[0]}-{seeds[-1]}"
+    return "seeds " + ", ".join(map(str, seeds))
+
+
 def parse_values(spec):
     """Values from ``LOW:HIGH:log:N``, ``LOW:HIGH:lin:N``, ``V1,V2,...`` or
     ``LOW:HIGH`` (the two ends, e.g. the range of a random search).
