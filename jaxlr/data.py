@@ -1,6 +1,6 @@
 """Datasets as numpy arrays: canonical local files first, TFDS second, a clear error third.
 
-``load(name, data_dir=None, seed=0)`` returns a :class:`Dataset` for
+``load(name, data_dir=None, seed=0, source=None)`` returns a :class:`Dataset` for
 ``fashion_mnist``, ``mnist``, ``cifar10``, ``cifar100`` or ``ionosphere``.
 Images are float32 ``[N, H, W, C]`` scaled to ``[0, 1]``; labels int32.
 
@@ -19,8 +19,15 @@ Where the files are looked for, in order:
      but numpy arrays, lists and dicts;
    - Ionosphere: ``ionosphere.data`` (sha256-checked); a copy ships inside the
      package, so it needs no directory at all.
-2. tensorflow-datasets, if installed (``pip install "jaxlr[tfds]"``).
-3. Otherwise ``ValueError`` saying which files to put where.
+2. A TFDS data dir in ArrayRecord format (``data_dir``, else
+   ``$JAXLR_DATA_DIR``, else TFDS's default), if tensorflow-datasets is
+   installed (``pip install "jaxlr[tfds]"``: no TensorFlow). It is read with
+   ``tfds.data_source``, random access without TensorFlow;
+   ``source="tfds"`` reads only it, ``source="files"`` only the files.
+   :func:`prepare_tfds` writes one for (Fashion-)MNIST from the published
+   files, also without TensorFlow.
+3. Otherwise ``ValueError`` saying which files to put where, or how to prepare
+   the TFDS data dir.
 
 A truncated, corrupt or wrong file raises ``ValueError`` naming the file and
 what was expected; a file whose md5 is that of another published file (say
@@ -33,16 +40,19 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import importlib.util
 import io
 import os
 import pathlib
 import pickle
 import tarfile
+import tempfile
+import zlib
 from importlib import resources
 
 import numpy as np
 
-__all__ = ["DATASETS", "Dataset", "describe", "from_arrays", "load", "subset"]
+__all__ = ["DATASETS", "Dataset", "describe", "from_arrays", "load", "prepare_tfds", "subset"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -501,24 +511,209 @@ def _packaged_ionosphere():
 
 
 # ---------------------------------------------------------------------------
-# TFDS
+# TFDS: ArrayRecord data dirs, read and written without TensorFlow
 # ---------------------------------------------------------------------------
 
-def _load_tfds(name, data_dir):
-    try:
-        import tensorflow_datasets as tfds
-    except ImportError:
+_TFDS_INSTALL = "pip install 'jaxlr[tfds]'"
+_COUNTS = {"fashion_mnist": (60_000, 10_000), "mnist": (60_000, 10_000),
+           "cifar10": (_CIFAR_TRAIN, _CIFAR_TEST), "cifar100": (_CIFAR_TRAIN, _CIFAR_TEST)}
+_CLASSES = {"fashion_mnist": 10, "mnist": 10, "cifar10": 10, "cifar100": 100}
+
+
+def _tfds_missing_module(writing=False):
+    """The module TFDS's TensorFlow-free path needs and lacks here, else ``None``."""
+    # TFDS imports importlib_resources to build a dataset, without declaring it
+    needed = ["tensorflow_datasets", "array_record"] + ["importlib_resources"] * writing
+    for module in needed:
+        if importlib.util.find_spec(module) is None:
+            return module
+    return None
+
+
+def _import_tfds(fn, writing=False):
+    missing = _tfds_missing_module(writing)
+    if missing is not None:
+        raise ValueError(f"jaxlr.data.{fn}: TFDS data needs tensorflow-datasets, array_record "
+                         f"and importlib_resources ({missing} is not installed): "
+                         f"{_TFDS_INSTALL} (no TensorFlow needed)")
+    import tensorflow_datasets as tfds
+
+    return tfds
+
+
+def _tfds_root(data_dir):
+    """The TFDS data dir: ``data_dir``, else ``$JAXLR_DATA_DIR``, else ``None`` (TFDS's default:
+    ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``)."""
+    root = data_dir if data_dir is not None else os.environ.get("JAXLR_DATA_DIR")
+    return os.fspath(pathlib.Path(root).expanduser()) if root else None
+
+
+def _prepare_hint(name, data_dir):
+    root = _tfds_root(data_dir)
+    if name in _IDX:
+        where = "" if root is None else f", {root!r}"
+        return (f"build it from the published files, without TensorFlow, with "
+                f"jaxlr.data.prepare_tfds({name!r}, RAW_DIR{where})")
+    where = "" if root is None else f" --data_dir {root}"
+    return (f"build it with TFDS's own builder, which needs TensorFlow: tfds build "
+            f"{_TFDS_NAMES[name]} --file_format array_record{where}")
+
+
+def _is_prepared(builder):
+    # is_prepared() alone logs a warning for every folder without a dataset_info.json
+    return (builder.data_path / "dataset_info.json").exists() and builder.is_prepared()
+
+
+def _check_array_record(builder, name, data_dir):
+    formats = sorted(f.value for f in builder.info.available_file_formats())
+    if "array_record" not in formats:
+        raise ValueError(
+            f"{builder.data_dir}: this TFDS dataset is stored as {', '.join(formats) or '?'}; "
+            "jaxlr reads TFDS data with tfds.data_source, without TensorFlow, which needs the "
+            f"array_record format: use another data dir and {_prepare_hint(name, data_dir)}")
+
+
+def _decode_images(records, shape, label):
+    """``[N, *shape]`` uint8 from the examples' encoded (PNG/JPEG) ``image`` bytes."""
+    from PIL import Image
+
+    mode = {1: "L", 3: "RGB"}[shape[-1]]
+    x = np.empty((len(records), *shape), np.uint8)
+    for i, record in enumerate(records):
+        with Image.open(io.BytesIO(record["image"])) as image:
+            if image.mode != mode or image.size != (shape[1], shape[0]):
+                raise ValueError(f"{label}: example {i} is a {image.mode} image of "
+                                 f"{image.size[0]}x{image.size[1]}, expected {mode} "
+                                 f"{shape[1]}x{shape[0]}")
+            x[i] = np.asarray(image).reshape(shape)
+    return x
+
+
+def _load_tfds(name, data_dir, verify=True):
+    """``name`` from a TFDS data dir in ArrayRecord format, through ``tfds.data_source``
+    (random access, no TensorFlow); ``None`` when it is not prepared there.
+
+    The examples come in the order TFDS stored them (its builders shuffle them
+    deterministically), not in the published files' order.
+    """
+    tfds = _import_tfds("load")
+    builder = tfds.builder(_TFDS_NAMES[name], data_dir=_tfds_root(data_dir))
+    if not _is_prepared(builder):
         return None
-    splits = {}
-    for split in ("train", "test"):
-        ds = tfds.as_numpy(tfds.load(_TFDS_NAMES[name], split=split, batch_size=-1,
-                                     data_dir=data_dir, as_supervised=True))
-        splits[split] = ds
-    (x_train, y_train), (x_test, y_test) = splits["train"], splits["test"]
-    classes = 100 if name == "cifar100" else 10
-    return Dataset(name, _images(np.asarray(x_train)), np.asarray(y_train, np.int32),
-                   _images(np.asarray(x_test)), np.asarray(y_test, np.int32), classes,
-                   f"tensorflow-datasets ({data_dir or 'default data dir'})")
+    label = str(builder.data_dir)
+    _check_array_record(builder, name, data_dir)
+    features = builder.info.features
+    if not {"image", "label"} <= set(features.keys()):
+        raise ValueError(f"{label}: expected the features image and label, got "
+                         f"{sorted(features.keys())}")
+    shape = tuple(features["image"].shape)
+    if features["image"].np_dtype != np.uint8 or None in shape or shape[-1] not in (1, 3) \
+            or features["label"].num_classes != _CLASSES[name]:
+        raise ValueError(f"{label}: expected uint8 images of a fixed shape and "
+                         f"{_CLASSES[name]} classes, got {features['image'].np_dtype} "
+                         f"{list(shape)} and {features['label'].num_classes} classes")
+    sources = builder.as_data_source(decoders={"image": tfds.decode.SkipDecoding()},
+                                     file_format="array_record")
+    arrays = {}
+    for split, expected in zip(("train", "test"), _COUNTS[name]):
+        if split not in sources:
+            raise ValueError(f"{label}: no {split} split (has {sorted(sources)})")
+        source = sources[split]
+        if verify and len(source) != expected:
+            raise ValueError(f"{label}: {split} has {len(source)} examples, the published "
+                             f"{name} has {expected}")
+        records = source.__getitems__(range(len(source)))
+        arrays[split] = (_images(_decode_images(records, shape, f"{label} ({split})")),
+                         np.array([r["label"] for r in records], np.int32))
+    (x_train, y_train), (x_test, y_test) = arrays["train"], arrays["test"]
+    return Dataset(name, x_train, y_train, x_test, y_test, _CLASSES[name],
+                   f"tensorflow-datasets {label} (array_record)")
+
+
+def _png(image):
+    """An 8-bit grayscale ``[H, W]`` image as a PNG file (IHDR, one IDAT, IEND; no filtering)."""
+    height, width = image.shape
+    rows = np.zeros((height, 1 + width), np.uint8)  # each scanline: filter type 0, the pixels
+    rows[:, 1:] = image
+
+    def chunk(kind, payload):
+        return (len(payload).to_bytes(4, "big") + kind + payload
+                + zlib.crc32(kind + payload).to_bytes(4, "big"))
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows.tobytes())) + chunk(b"IEND", b""))
+
+
+def _raw_files_builder(tfds, name, splits, data_dir):
+    """TFDS's own builder for ``name``, fed the given uint8 arrays instead of its download.
+
+    Everything else is the registered builder's: features, version, example keys
+    (the index in the published file) and so TFDS's shuffled order on disk.
+    """
+    registered = tfds.builder_cls(_TFDS_NAMES[name])
+
+    class FromPublishedFiles(registered, skip_registration=True):
+        name = registered.name
+
+        def _split_generators(self, dl_manager):
+            del dl_manager  # nothing to download
+            return {split: self._generate_examples(x, y) for split, (x, y) in splits.items()}
+
+        def _generate_examples(self, images, labels):
+            for index, (image, label) in enumerate(zip(images, labels)):
+                yield index, {"image": _png(image), "label": int(label)}
+
+    return FromPublishedFiles(data_dir=data_dir, file_format="array_record")
+
+
+def prepare_tfds(name, raw_dir=None, data_dir=None, verify=True):
+    """Write ``name``'s TFDS dataset (ArrayRecord) from its published files, without TensorFlow.
+
+    TFDS's builder for (Fashion-)MNIST downloads the files, then extracts and
+    reads them with ``tf.io.gfile`` and encodes the images with
+    ``tf.image.encode_png``: all TensorFlow. Here the four IDX files are read
+    as :func:`load` reads them (md5-checked), the images written as PNG files
+    (with zlib), and TFDS's own builder and writer do the rest: the same features,
+    version, example keys and on-disk order, and a ``dataset_info.json``, so
+    that ``load(name, data_dir, source="tfds")`` and
+    ``tfds.data_source(name, data_dir=data_dir)`` read it. Nothing is written
+    when the dataset is already prepared there.
+
+    Args:
+      name: ``fashion_mnist`` or ``mnist``.
+      raw_dir: where the published files are, searched as :func:`load` does
+        (default ``$JAXLR_DATA_DIR``).
+      data_dir: the TFDS data dir to write into (default ``$JAXLR_DATA_DIR``,
+        else TFDS's own default: ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``).
+      verify: check the published md5s (``False`` for files you made yourself).
+
+    Returns:
+      The dataset's folder, ``data_dir/name/VERSION``.
+    """
+    if name not in _IDX:
+        hint = _prepare_hint(name, data_dir) if name in _TFDS_NAMES else \
+            f"name must be one of {list(_IDX)}"
+        raise ValueError(f"jaxlr.data.prepare_tfds: builds {' and '.join(_IDX)} from their "
+                         f"published files; for {name}: {hint}")
+    tfds = _import_tfds("prepare_tfds", writing=True)
+    ds = _find_local(name, raw_dir, verify)
+    if ds is None:
+        raise ValueError(f"jaxlr.data.prepare_tfds: no {_TITLES[name]} files found "
+                         f"({_looked(name, raw_dir)}); put {_what_to_put(name)} there")
+    # the float32 k/255 read back to the published bytes exactly
+    splits = {split: (np.rint(x[..., 0] * np.float32(255)).astype(np.uint8), y)
+              for split, x, y in (("train", ds.x_train, ds.y_train),
+                                  ("test", ds.x_test, ds.y_test))}
+    builder = _raw_files_builder(tfds, name, splits, _tfds_root(data_dir))
+    if _is_prepared(builder):
+        _check_array_record(builder, name, data_dir)
+    else:
+        with tempfile.TemporaryDirectory() as downloads:  # TFDS makes its folders there
+            builder.download_and_prepare(
+                download_dir=downloads,
+                download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    return str(builder.data_dir)
 
 
 # ---------------------------------------------------------------------------
@@ -549,55 +744,83 @@ def _find_local(name, data_dir, verify):
     return None
 
 
-def _missing(name, data_dir):
+def _looked(name, data_dir):
     where = data_dir or os.environ.get("JAXLR_DATA_DIR")
-    looked = f"looked in {where!s} and its subfolders {list(_SUBDIRS[name])}" if where else \
+    return f"looked in {where!s} and its subfolders {list(_SUBDIRS[name])}" if where else \
         "no data directory given (pass data_dir / --data-dir or set JAXLR_DATA_DIR)"
+
+
+def _what_to_put(name):
     if name in _IDX:
-        files = ", ".join(_IDX[name])
-        what = f"the four published files {files}"
-    else:
-        spec = _CIFAR[name]
-        what = (f"one of {', '.join(spec['archives'])} or its extracted folder "
-                f"({spec['python'][0]} or {spec['binary'][0]})")
-    return ValueError(f"{name}: no data found ({looked}). Put {what} in that directory, or "
-                      "install tensorflow-datasets (pip install 'jaxlr[tfds]', which also "
-                      "needs tensorflow) to load it through TFDS.")
+        return f"the four published files {', '.join(_IDX[name])}"
+    spec = _CIFAR[name]
+    return (f"one of {', '.join(spec['archives'])} or its extracted folder "
+            f"({spec['python'][0]} or {spec['binary'][0]})")
 
 
-def load(name, data_dir=None, seed=0, verify=True):
+def _missing(name, data_dir):
+    return ValueError(f"{name}: no data found ({_looked(name, data_dir)}). Put "
+                      f"{_what_to_put(name)} in that directory, or load a TFDS data dir in "
+                      f"ArrayRecord format ({_TFDS_INSTALL}, no TensorFlow needed; "
+                      f"{_prepare_hint(name, data_dir)}).")
+
+
+def load(name, data_dir=None, seed=0, verify=True, source=None):
     """Load a dataset as numpy arrays.
 
     Args:
       name: one of ``fashion_mnist``, ``mnist``, ``cifar10``, ``cifar100``,
         ``ionosphere``.
-      data_dir: directory holding the published files (default
-        ``$JAXLR_DATA_DIR``; ionosphere needs none).
+      data_dir: directory holding the published files or a TFDS data dir
+        (default ``$JAXLR_DATA_DIR``; ionosphere needs none; TFDS falls back
+        on its own default, ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``).
       seed: unused by these fixed splits; kept so that a dataset with a random
         split would be deterministic given it. Ionosphere's validation split is
         Keras's ``validation_split=0.33``: the last 116 rows, unshuffled.
       verify: check the published checksums and example counts. ``False`` is
         for files you made yourself (subsets, test fixtures); the format is
         still checked either way.
+      source: ``"files"``: the published files only; ``"tfds"``: a TFDS data
+        dir in ArrayRecord format only, read with ``tfds.data_source`` without
+        TensorFlow (``pip install "jaxlr[tfds]"``; :func:`prepare_tfds` builds
+        one for (Fashion-)MNIST), its examples in TFDS's stored order; ``None``
+        (default): the files, else that TFDS data dir if tensorflow-datasets is
+        installed.
 
     Returns:
       A :class:`Dataset`.
 
     Raises:
-      ValueError: unknown name, missing files (with what to put where), or a
-        corrupt/truncated/wrong file (naming it).
+      ValueError: unknown name or source, missing data (with what to put
+        where, or how to prepare it), or a corrupt/truncated/wrong file
+        (naming it).
     """
     del seed
     if name not in _SUBDIRS:
         raise ValueError(f"jaxlr.data.load: name must be one of {list(DATASETS)}, got {name!r}")
+    if source not in (None, "files", "tfds"):
+        raise ValueError(f"jaxlr.data.load: source must be 'files', 'tfds' or None (files, "
+                         f"else TFDS), got {source!r}")
+    if source == "tfds":
+        if name not in _TFDS_NAMES:
+            raise ValueError(f"jaxlr.data.load: {name} is not a TFDS dataset; it ships with "
+                             f"jaxlr: load({name!r})")
+        found = _load_tfds(name, data_dir, verify)
+        if found is None:
+            tfds_name = _TFDS_NAMES[name]
+            where = _tfds_root(data_dir) or "TFDS's default data dir"
+            raise ValueError(f"{name}: no TFDS dataset {tfds_name} prepared in {where}; "
+                             f"{_prepare_hint(name, data_dir)}")
+        return found
     found = _find_local(name, data_dir, verify)
     if found is not None:
         return found
     if name == "ionosphere":
         return _packaged_ionosphere()
-    found = _load_tfds(name, data_dir)
-    if found is not None:
-        return found
+    if source is None and _tfds_missing_module() is None:
+        found = _load_tfds(name, data_dir, verify)
+        if found is not None:
+            return found
     raise _missing(name, data_dir)
 
 

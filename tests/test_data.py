@@ -2,9 +2,12 @@
 
 import gzip
 import io
+import json
 import os
 import pathlib
 import pickle
+import re
+import sys
 import tarfile
 
 import numpy as np
@@ -300,15 +303,14 @@ def test_wrong_ionosphere_file_is_named(tmp_path):
 
 
 def test_missing_dataset_says_what_to_put_where(tmp_path, monkeypatch):
+    # with or without tensorflow-datasets: an empty TFDS data dir is no data either
     monkeypatch.delenv("JAXLR_DATA_DIR", raising=False)
-    import importlib.util
-
-    if importlib.util.find_spec("tensorflow_datasets") is not None:
-        pytest.skip("tensorflow-datasets is installed: it would be tried instead")
-    with pytest.raises(ValueError, match=r"cifar-10-python.tar.gz.*cifar-10-batches-bin"):
+    with pytest.raises(ValueError, match=r"cifar-10-python.tar.gz.*cifar-10-batches-bin.*"
+                                         r"ArrayRecord.*tfds build cifar10"):
         data.load("cifar10", tmp_path)
-    with pytest.raises(ValueError, match="pass data_dir"):
+    with pytest.raises(ValueError, match="pass data_dir") as e:
         data.load("mnist")
+    assert "jaxlr.data.prepare_tfds('mnist', RAW_DIR)" in str(e.value)
 
 
 def test_unknown_name():
@@ -316,17 +318,155 @@ def test_unknown_name():
         data.load("imagenet")
 
 
-def test_tfds_path():
-    tfds = pytest.importorskip("tensorflow_datasets",
-                               reason="tensorflow-datasets (and tensorflow) not installed")
-    pytest.importorskip("tensorflow", reason="TFDS needs tensorflow to load")
-    if not (SHARED / "fashion_mnist").is_dir():
-        pytest.skip("no raw Fashion-MNIST files to prepare a TFDS dir from")
-    import tempfile
+# -- TFDS: ArrayRecord data dirs, written and read without TensorFlow ---------------
 
-    with tempfile.TemporaryDirectory() as d:
-        builder = tfds.builder("fashion_mnist", data_dir=d)
-        builder.download_and_prepare(
-            download_config=tfds.download.DownloadConfig(manual_dir=str(SHARED / "fashion_mnist")))
-        ds = data._load_tfds("fashion_mnist", d)
-        assert ds.x_train.shape == (60000, 28, 28, 1)
+@pytest.fixture
+def tfds():
+    """tensorflow_datasets: the dev extra installs it, so in CI its absence fails the test."""
+    missing = data._tfds_missing_module()
+    if missing is not None:
+        message = f"{missing} is not installed (pip install -e '.[dev]')"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    import tensorflow_datasets
+
+    return tensorflow_datasets
+
+
+def _same_examples(a, b):
+    """Assert that two datasets' splits hold the same (image, label) examples, in any order."""
+    for x_a, y_a, x_b, y_b in ((a.x_train, a.y_train, b.x_train, b.y_train),
+                               (a.x_test, a.y_test, b.x_test, b.y_test)):
+        assert x_a.shape == x_b.shape and x_a.dtype == x_b.dtype == np.float32
+        assert y_a.shape == y_b.shape and y_a.dtype == y_b.dtype == np.int32
+        sorted_rows = []
+        for x, y in ((x_a, y_a), (x_b, y_b)):  # each example's bytes, sorted
+            rows = np.concatenate([x.reshape(len(x), -1).view(np.uint8),
+                                   y.reshape(-1, 1).view(np.uint8)], axis=1)
+            sorted_rows.append(rows[np.argsort(rows.view(np.dtype((np.void, rows.shape[1])))
+                                               .ravel())])
+        assert np.array_equal(*sorted_rows)
+
+
+@needs_fashion
+def test_fashion_mnist_through_tfds_without_tensorflow(tmp_path, tfds):
+    tensorflow_before = "tensorflow" in sys.modules
+    folder = data.prepare_tfds("fashion_mnist", SHARED, tmp_path)
+    assert folder == str(tmp_path / "fashion_mnist" / "3.0.1")
+    info = json.loads((tmp_path / "fashion_mnist" / "3.0.1" / "dataset_info.json").read_text())
+    assert info["fileFormat"] == "array_record" and info["version"] == "3.0.1"
+    assert [int(n) for split in info["splits"] for n in split["shardLengths"]] == [60000, 10000]
+    via_tfds = data.load("fashion_mnist", tmp_path, source="tfds")
+    assert via_tfds.source == f"tensorflow-datasets {folder} (array_record)"
+    _same_examples(via_tfds, data.load("fashion_mnist", SHARED, source="files"))
+    # TFDS's own reader (its own image decoding) sees the same examples, in the same order
+    train = tfds.data_source("fashion_mnist", data_dir=tmp_path, split="train", download=False)
+    for i in (0, 59999):
+        np.testing.assert_array_equal(train[i]["image"] / np.float32(255), via_tfds.x_train[i])
+        assert train[i]["label"] == via_tfds.y_train[i]
+    if not tensorflow_before:
+        assert "tensorflow" not in sys.modules
+
+
+def test_small_mnist_through_tfds(tmp_path, tfds):
+    _write_mnist(tmp_path / "raw")
+    folder = pathlib.Path(data.prepare_tfds("mnist", tmp_path / "raw", tmp_path / "tfds",
+                                            verify=False))
+    written = {p: p.stat().st_mtime_ns for p in folder.iterdir()}
+    via_tfds = data.load("mnist", tmp_path / "tfds", source="tfds", verify=False)
+    _same_examples(via_tfds, data.load("mnist", tmp_path / "raw", verify=False))
+    assert via_tfds.num_classes == 10 and via_tfds.x_train.shape == (30, 28, 28, 1)
+    # prepared already: left as it is
+    assert data.prepare_tfds("mnist", tmp_path / "raw", tmp_path / "tfds", verify=False) == \
+        str(folder)
+    assert {p: p.stat().st_mtime_ns for p in folder.iterdir()} == written
+    # without published files there, load's default goes on to the TFDS data dir
+    assert data.load("mnist", tmp_path / "tfds", verify=False).source == via_tfds.source
+    with pytest.raises(ValueError, match=re.escape(f"{folder}: train has 30 examples, the "
+                                                   "published mnist has 60000")):
+        data.load("mnist", tmp_path / "tfds", source="tfds")
+    with pytest.raises(ValueError, match="mnist: no data found"):
+        data.load("mnist", tmp_path / "tfds", source="files")
+
+
+def test_cifar_tfds_data_dir_in_rgb(tmp_path, tfds):
+    # CIFAR's TFDS builder needs TensorFlow; a tiny data dir written the way it writes one
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    x = {"train": rng.integers(0, 256, (5, 32, 32, 3), np.uint8),
+         "test": rng.integers(0, 256, (3, 32, 32, 3), np.uint8)}
+    y = {"train": rng.integers(0, 10, 5), "test": rng.integers(0, 10, 3)}
+    registered = tfds.builder_cls("cifar10")
+
+    def png(image):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    class Tiny(registered, skip_registration=True):
+        name = registered.name
+
+        def _split_generators(self, dl_manager):
+            return {split: self._generate_examples(split) for split in x}
+
+        def _generate_examples(self, split):
+            for i in range(len(x[split])):
+                yield i, {"id": f"{split}_{i:05d}", "image": png(x[split][i]),
+                          "label": int(y[split][i])}
+
+    Tiny(data_dir=tmp_path, file_format="array_record").download_and_prepare(
+        download_dir=tmp_path / "downloads",
+        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    ds = data.load("cifar10", tmp_path, source="tfds", verify=False)
+    expected = data.Dataset("cifar10", x["train"] / np.float32(255), y["train"].astype(np.int32),
+                            x["test"] / np.float32(255), y["test"].astype(np.int32), 10, "")
+    _same_examples(ds, expected)
+    with pytest.raises(ValueError, match="train has 5 examples, the published cifar10 has 50000"):
+        data.load("cifar10", tmp_path, source="tfds")
+
+
+def test_tfds_errors_say_what_to_do(tmp_path, monkeypatch, tfds):
+    monkeypatch.delenv("JAXLR_DATA_DIR", raising=False)
+    with pytest.raises(ValueError) as e:
+        data.load("mnist", tmp_path, source="tfds")
+    assert str(e.value) == (f"mnist: no TFDS dataset mnist prepared in {tmp_path}; build it from "
+                            "the published files, without TensorFlow, with "
+                            f"jaxlr.data.prepare_tfds('mnist', RAW_DIR, '{tmp_path}')")
+    with pytest.raises(ValueError) as e:
+        data.load("cifar100", tmp_path, source="tfds")
+    assert str(e.value) == (f"cifar100: no TFDS dataset cifar100 prepared in {tmp_path}; build it "
+                            "with TFDS's own builder, which needs TensorFlow: tfds build cifar100 "
+                            f"--file_format array_record --data_dir {tmp_path}")
+    with pytest.raises(ValueError, match=r"prepare_tfds: builds fashion_mnist and mnist from their "
+                                         r"published files; for cifar10: .*tfds build cifar10"):
+        data.prepare_tfds("cifar10", tmp_path, tmp_path)
+    with pytest.raises(ValueError, match=r"prepare_tfds: no MNIST files found \(looked in "):
+        data.prepare_tfds("mnist", tmp_path, tmp_path)
+    with pytest.raises(ValueError, match="ionosphere is not a TFDS dataset; it ships with jaxlr"):
+        data.load("ionosphere", source="tfds")
+    with pytest.raises(ValueError, match="source must be 'files', 'tfds' or None"):
+        data.load("mnist", tmp_path, source="tensorflow")
+    assert not list(tmp_path.iterdir())  # none of it wrote anything
+
+
+def test_tfds_not_installed_names_the_extra(tmp_path, monkeypatch):
+    find_spec = data.importlib.util.find_spec
+    for missing in ("tensorflow_datasets", "array_record", "importlib_resources"):
+        monkeypatch.setattr(data.importlib.util, "find_spec",
+                            lambda module, missing=missing: None if module == missing
+                            else find_spec(module))
+        needs = ("TFDS data needs tensorflow-datasets, array_record and importlib_resources "
+                 f"({missing} is not installed): pip install 'jaxlr[tfds]' (no TensorFlow "
+                 "needed)")
+        with pytest.raises(ValueError) as e:
+            data.prepare_tfds("fashion_mnist", tmp_path, tmp_path)
+        assert str(e.value) == f"jaxlr.data.prepare_tfds: {needs}"
+        if missing == "importlib_resources":  # needed to write only
+            continue
+        with pytest.raises(ValueError) as e:
+            data.load("fashion_mnist", tmp_path, source="tfds")
+        assert str(e.value) == f"jaxlr.data.load: {needs}"
+        with pytest.raises(ValueError, match="mnist: no data found .*pip install 'jaxlr.tfds.'"):
+            data.load("mnist", tmp_path)  # the default source: the files, and no TFDS to try
