@@ -23,6 +23,7 @@ from jaxlr.combinators import (
 )
 from jaxlr.expressions import parse_schedule
 from jaxlr.plateau import ReduceOnPlateauState, observe, reduce_on_plateau
+from jaxlr.readout import lr_used
 from jaxlr.schedules import (
     constant,
     cosine,
@@ -63,6 +64,7 @@ __all__ = [
     "linear",
     "linear_cosine",
     "linear_scaling",
+    "lr_used",
     "multiply",
     "multistep",
     "natural_exp",

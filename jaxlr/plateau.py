@@ -10,7 +10,6 @@ to the updates *after* the observation that caused it, negative metrics and
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -18,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxlr import _core
+from jaxlr import _core, _nnx
 from jaxlr import _validation as v
 
 __all__ = ["ReduceOnPlateauState", "observe", "reduce_on_plateau"]
@@ -156,28 +155,6 @@ def _step(state, metric):
         count=state.count + 1)
 
 
-def _nnx_variable_type():
-    """``flax.nnx.Variable`` if flax.nnx is already imported, else None.
-
-    NNX's ``Optimizer`` wraps every array of its optax state in a Variable
-    (``OptArray``); there are none unless flax.nnx was imported, so this module
-    never imports flax itself.
-    """
-    return getattr(sys.modules.get("flax.nnx"), "Variable", None)
-
-
-def _get(variable):
-    # flax 0.12 deprecates ``.value`` for get_value/set_value; .value for Variables without them
-    return variable.get_value() if hasattr(variable, "get_value") else variable.value
-
-
-def _set(variable, value):
-    if hasattr(variable, "set_value"):
-        variable.set_value(value)
-    else:
-        variable.value = value
-
-
 def observe(opt_state, metric):
     """Feed a monitored metric to every ``reduce_on_plateau`` state in ``opt_state``.
 
@@ -210,7 +187,7 @@ def observe(opt_state, metric):
       ``opt_state`` with each plateau state advanced by one observation: a new
       state, or for an NNX state the same one, updated.
     """
-    variable = _nnx_variable_type()
+    variable = _nnx.variable_type()
     rebuilt = []
 
     def is_variable(x):
@@ -229,9 +206,9 @@ def observe(opt_state, metric):
         if not all(is_variable(f) for f in fields):
             rebuilt.append(x)
             return _step(x, metric)
-        new = _step(ReduceOnPlateauState(*map(_get, fields)), metric)
+        new = _step(ReduceOnPlateauState(*map(_nnx.get_value, fields)), metric)
         for field, value in zip(fields, new):
-            _set(field, value)
+            _nnx.set_value(field, value)
         return x
 
     result = jax.tree_util.tree_map(
