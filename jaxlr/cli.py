@@ -75,15 +75,28 @@ def _compare(args):
 
     if args.list:
         for name, c in COMPARISONS.items():
-            print(f"{name:<14} {c.title} ({c.dataset}, {c.epochs} epochs, {len(c.runs)} runs)")
+            print(f"{name:<14} {c.title} ({c.dataset}, {c.epochs} epochs, "
+                  f"{len(c.all_runs)} runs)")
+            for group, runs in (("reference", c.runs), ("modern", c.modern_runs)):
+                if runs:
+                    print(f"{'':<14}   {group}: " + ", ".join(r.label for r in runs))
         return
     comparison = COMPARISONS[args.name]
+    runs = None
+    if args.runs is not None:
+        from jaxlr.compare import select_runs
+
+        runs = [name for name in args.runs.split(",") if name.strip()]
+        try:
+            select_runs(comparison, runs)
+        except ValueError as e:
+            raise CommandError(f"--runs {args.runs}: {e}") from None
     out = _writable_dir(args.out or f"jaxlr-results/{comparison.name}")
     args.store = _store(out, progress=not args.no_progress)
     run_comparison(comparison, epochs=args.epochs, seeds=args.seeds, dataset=args.dataset,
                    data_dir=args.data_dir, out=out, max_train=args.max_train,
                    max_eval=args.max_eval, progress=not args.no_progress,
-                   command="jaxlr compare " + " ".join(args.argv), store=args.store)
+                   command="jaxlr compare " + " ".join(args.argv), store=args.store, runs=runs)
     print(f"wrote {out}/: results.md, metrics.json, metrics.csv, config.json, lr.png, "
           "train_loss.png, eval_acc.png")
 
@@ -384,6 +397,10 @@ def build_parser():
                          help="seeds per run, counted from the comparison's first seed "
                               "(default 1)")
     _data_args(compare)
+    compare.add_argument("--runs", metavar="LIST",
+                         help="comma-separated run labels to train, or 'reference' (the "
+                              "experiment's own runs) and 'modern' (default: every run; "
+                              "jaxlr compare --list names them)")
     compare.add_argument("--out", help="results folder (default jaxlr-results/NAME)")
     compare.add_argument("--no-progress", action="store_true",
                          help="no progress bars (default: shown)")

@@ -24,6 +24,7 @@ import json
 import pathlib
 import platform
 import re
+import shlex
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -39,6 +40,8 @@ class Run:
 
     ``schedule`` is ``(hparams, ScheduleInfo) -> optax.Schedule`` (``None``:
     the constant ``hparams["lr"]``); every number in ``hparams`` is traced.
+    ``source``: where the settings come from (a paper, a reference README),
+    for runs that are not the reference experiment's own.
     """
 
     label: str
@@ -48,6 +51,7 @@ class Run:
     description: str = "constant"
     nesterov: bool = False
     plateau: Mapping[str, Any] | None = None
+    source: str = ""
 
     @property
     def slug(self):
@@ -68,6 +72,14 @@ class Comparison:
     published_spread: Mapping[str, float] = dataclasses.field(default_factory=dict)
     published_note: str = ""
     seed_note: str = ""  # why the first seed is what it is, for the progress line
+    # runs beyond the reference experiment's (modern optimizers and schedules),
+    # each held against the best of ``runs`` in results.md
+    modern_runs: tuple = ()
+
+    @property
+    def all_runs(self):
+        """The reference experiment's runs, then the modern ones."""
+        return tuple(self.runs) + tuple(self.modern_runs)
 
     def uses_published_budget(self, epochs, dataset=None, max_train=None):
         """Whether a run with these settings is comparable with the published numbers."""
@@ -137,20 +149,49 @@ def train_config(comparison, run, epochs=None):
                        name=f"{comparison.name}/{run.label}")
 
 
+def select_runs(comparison, names=None):
+    """The runs of ``comparison`` that ``names`` names, in the comparison's order.
+
+    ``names``: run labels (or their slugs, e.g. ``cosine-warmup``), and the
+    groups ``reference`` (the experiment's own runs) and ``modern``; ``None``:
+    every run.
+    """
+    if names is None:
+        return comparison.all_runs
+    if isinstance(names, str):
+        names = [names]
+    groups = {"reference": comparison.runs, "modern": comparison.modern_runs}
+    chosen = set()
+    for name in names:
+        key = name.strip()
+        if key in groups:
+            chosen.update(r.label for r in groups[key])
+            continue
+        match = [r for r in comparison.all_runs if key in (r.label, r.slug)]
+        if not match:
+            raise ValueError(f"{comparison.name} has no run {key!r}; its runs: "
+                             f"{[r.label for r in comparison.all_runs]}, or 'reference' / "
+                             "'modern'")
+        chosen.add(match[0].label)
+    if not chosen:
+        raise ValueError(f"no run of {comparison.name} selected by {list(names)!r}")
+    return tuple(r for r in comparison.all_runs if r.label in chosen)
+
+
 def find_run(comparison, label=None):
     """A run of a comparison by label (default: the first)."""
     if label is None:
         return comparison.runs[0]
-    for run in comparison.runs:
+    for run in comparison.all_runs:
         if run.label == label:
             return run
     raise ValueError(f"jaxlr: {comparison.name} has no run {label!r}; runs: "
-                     f"{[r.label for r in comparison.runs]}")
+                     f"{[r.label for r in comparison.all_runs]}")
 
 
 def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=None, out=None,
                    max_train=None, max_eval=None, progress=True, log=None, command=None,
-                   strategy="auto", store=None):
+                   strategy="auto", store=None, runs=None):
     """Train every run of ``comparison`` for ``seeds`` seeds and write the results.
 
     Args:
@@ -175,6 +216,8 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
 
       store: the run store (a :class:`jaxlr.engine.RunStore` or a directory;
         default ``OUT/store``).
+      runs: which runs (see :func:`select_runs`; default all); results.md
+        and the figures hold those.
 
     Every run is saved to the run store after every epoch, under
     everything that determines its numbers; an interrupted call resumes, a
@@ -193,6 +236,7 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
     if log is None:
         log = write_above_bars if progress else print
     epochs = _epochs(comparison, epochs)
+    selected = select_runs(comparison, runs)
     dataset_name = dataset or comparison.dataset
     out = pathlib.Path(out or pathlib.Path("jaxlr-results") / comparison.name)
     ds = load_data(comparison, dataset, data_dir, max_train, max_eval)
@@ -202,11 +246,14 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
                               dict(epochs=epochs if epochs != comparison.epochs else None,
                                    seeds=seeds if seeds != 1 else None, dataset=dataset,
                                    data_dir=data_dir, max_train=max_train,
-                                   max_eval=max_eval, out=out).items()
+                                   max_eval=max_eval, out=out,
+                                   runs=None if runs is None else shlex.quote(",".join(
+                                       r.label for r in selected))).items()
                               if v is not None])
     settings = dict(command=command, comparison=comparison.name, dataset=dataset_name,
                     data_source=ds.source,
                     epochs=epochs, seeds=seeds, batch_size=comparison.batch_size,
+                    runs_selected=[r.label for r in selected],
                     model=comparison.model, train_examples=len(ds.x_train),
                     eval_examples=len(ds.eval_split[0]), eval_split=ds.eval_split[2],
                     published_budget=comparison.uses_published_budget(epochs, dataset,
@@ -214,7 +261,7 @@ def run_comparison(comparison, *, epochs=None, seeds=1, dataset=None, data_dir=N
     store = RunStore(out / "store", log=log) if store is None else as_store(store)
     seed_list = list(range(comparison.seed, comparison.seed + seeds))
     plan = []
-    for run in comparison.runs:
+    for run in selected:
         trainer = engine.make_train(train_config(comparison, run, epochs), ds)
         chosen = backend.choose_strategy(trainer, strategy)
         plan.append((run, trainer, len(seed_list) > 1 and chosen in ("vmap", "sharded"), chosen))
@@ -303,12 +350,13 @@ def _results_markdown(comparison, settings, histories, wall):
             header += " published median |"
             rule += " ---: |"
     lines += [header, rule]
-    runs = {r.label: r for r in comparison.runs}
-    for label, hs in histories.items():
-        final, best, diverged = _summary(hs)
-        div = ", ".join(f"epoch {e}" for e in diverged) or "no"
-        row = (f"| {label} | {runs[label].description} | {_fmt(final)} | {_fmt(best)} | {div} | "
-               f"{wall[label]:.1f} |")
+    runs = {r.label: r for r in comparison.all_runs}
+    reference = [r.label for r in comparison.runs if r.label in histories]
+    modern = [r.label for r in comparison.modern_runs if r.label in histories]
+    for label in reference:
+        final, best, diverged = _summary(histories[label])
+        row = (f"| {label} | {runs[label].description} | {_fmt(final)} | {_fmt(best)} | "
+               f"{_diverged(diverged)} | {wall[label]:.1f} |")
         if published:
             p = comparison.published.get(label)
             row += f" {p:.3f} |" if p is not None else " — |"
@@ -325,10 +373,69 @@ def _results_markdown(comparison, settings, histories, wall):
                   f"on the full {comparison.dataset} data, and this run used "
                   f"{settings['epochs']} epoch(s) on {settings['train_examples']} "
                   f"{settings['dataset']} training examples.", ""]
+    if modern:
+        lines += _modern_markdown(comparison, histories, wall, reference, modern, split)
     lines += ["![learning rate](lr.png)", "", "![training loss](train_loss.png)", "",
               f"![{split} accuracy](eval_acc.png)", "", "## The comparison", "", comparison.doc,
               ""]
     return "\n".join(lines)
+
+
+def _diverged(epochs):
+    return ", ".join(f"epoch {e}" for e in epochs) or "no"
+
+
+def _modern_markdown(comparison, histories, wall, reference, modern, split):
+    """The modern rows, each held against the reference run with the best mean final acc."""
+    def mean_sd_n(label):
+        final = _summary(histories[label])[0]
+        final = final[np.isfinite(final)]
+        sd = final.std(ddof=1) if len(final) > 1 else np.nan
+        return (final.mean() if len(final) else np.nan), sd, len(final)
+
+    scored = [(mean_sd_n(label)[0], label) for label in reference]
+    scored = [(m, label) for m, label in scored if np.isfinite(m)]
+    best_label = max(scored)[1] if scored else None
+    runs = {r.label: r for r in comparison.modern_runs}
+    lines = ["## Modern optimizers and schedules", ""]
+    if best_label is not None:
+        bm, bsd, bn = mean_sd_n(best_label)
+        lines += [f"Held against the reference run with the best mean final {split} accuracy, "
+                  f"**{best_label}** ({_fmt(_summary(histories[best_label])[0])}). "
+                  "Difference: the modern run's mean minus that run's, ± the standard error "
+                  "of the difference, sqrt(s1²/n1 + s2²/n2); \"beats\" when the difference "
+                  "is positive, \"clearly\" when it is more than twice its standard error.",
+                  ""]
+    lines += [f"| run | settings | final {split} acc | best {split} acc | diverged | "
+              f"wall (s) | vs {best_label or 'best reference run'} |",
+              "| --- | --- | ---: | ---: | --- | ---: | --- |"]
+    verdicts = []
+    for label in modern:
+        final, best, diverged = _summary(histories[label])
+        versus = "—"
+        if best_label is not None:
+            m, sd, n = mean_sd_n(label)
+            if np.isfinite(m):
+                d = m - bm
+                se = np.sqrt((sd ** 2 / n if n > 1 else 0.0) + (bsd ** 2 / bn if bn > 1 else 0.0))
+                word = ("beats" if d > 0 else "behind") + (" clearly" if abs(d) > 2 * se > 0
+                                                           else "")
+                versus = f"{word}: {d:+.4f} ± {se:.4f}" if se > 0 else f"{word}: {d:+.4f}"
+                verdicts.append((d, label, versus))
+            else:
+                versus = "no finite result"
+        lines.append(f"| {label} | {runs[label].description} | {_fmt(final)} | {_fmt(best)} | "
+                     f"{_diverged(diverged)} | {wall[label]:.1f} | {versus} |")
+    lines.append("")
+    winners = [f"{label} ({versus.split(': ', 1)[1]})" for d, label, versus in sorted(
+        verdicts, reverse=True) if d > 0]
+    if best_label is not None:
+        lines += [("Beat " + best_label + ": " + ", ".join(winners) + "." if winners else
+                   f"None of these beat {best_label}."), ""]
+    lines += ["Settings and their sources: "
+              + "; ".join(f"{label}: {runs[label].source}" for label in modern
+                          if runs[label].source) + ".", ""]
+    return lines
 
 
 def _metrics_csv(histories):
@@ -353,11 +460,16 @@ def _write_results(comparison, settings, histories, wall, out):
                     wall_seconds={k: round(v, 2) for k, v in wall.items()},
                     runs=[dict(label=r.label, optimizer=r.optimizer, hparams=dict(r.hparams),
                                schedule=r.description, nesterov=r.nesterov,
-                               plateau=dict(r.plateau) if r.plateau else None)
-                          for r in comparison.runs])
+                               plateau=dict(r.plateau) if r.plateau else None,
+                               source=r.source or None)
+                          for r in comparison.all_runs if r.label in histories])
     atomic_write_text(out / "config.json", json.dumps(settings, indent=2))
     atomic_write_text(out / "metrics.json", json.dumps(
         {label: [h.to_dict() for h in hs] for label, hs in histories.items()}))
     atomic_write_text(out / "metrics.csv", _metrics_csv(histories))
     atomic_write_text(out / "results.md", _results_markdown(comparison, settings, histories, wall))
-    plot.plot_comparison(comparison.title, histories, out, settings["eval_split"])
+    groups = None
+    if any(r.label in histories for r in comparison.modern_runs):
+        groups = [(f"{comparison.name}'s own runs", [r.label for r in comparison.runs]),
+                  ("modern optimizers and schedules", [r.label for r in comparison.modern_runs])]
+    plot.plot_comparison(comparison.title, histories, out, settings["eval_split"], groups)

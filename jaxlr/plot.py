@@ -122,28 +122,37 @@ def plot_schedules(schedules, num_steps, start=0, log=False, title=None, path=No
     return fig
 
 
-def comparison_figures(title, histories, eval_split="test"):
+def comparison_figures(title, histories, eval_split="test", groups=None):
     """The figures of a comparison: ``{"lr.png", "train_loss.png", "eval_acc.png"} -> Figure``.
 
     ``lr.png``: the learning rate each run used at each step (first seed);
     runs with the same rates are dashed over each other and marked in the
-    legend. The other two: the mean over seeds per epoch, shaded between the
-    lowest and highest seed (one legend entry says so).
+    legend; a log axis where the rates span two decades. The other two: the
+    mean over seeds per epoch, shaded between the lowest and highest seed (one
+    legend entry says so).
 
     Args:
       title: figure title prefix.
       histories: ``label -> [History per seed]``.
       eval_split: ``test`` or ``validation`` (axis label).
+      groups: optional ``[(heading, [labels])]``: one panel per group (e.g. a
+        reference experiment's runs, then modern optimizers), stacked, so that
+        no figure has more lines than colours; default one panel of all runs.
     """
-    figures = {"lr.png": _lr_figure(title, histories)}
+    panels = _panels(histories, groups)
+    figures = {"lr.png": _panel_figure(title, "learning rate", panels, _draw_lr)}
     for name, field, ylabel, log in (("train_loss.png", "train_loss", "training loss", True),
                                      ("eval_acc.png", "eval_acc", f"{eval_split} accuracy",
                                       False)):
-        figures[name] = _epoch_figure(title, histories, field, ylabel, log)
+        figures[name] = _panel_figure(
+            title, ylabel, panels,
+            lambda ax, hs, field=field, ylabel=ylabel, log=log: _draw_epochs(ax, hs, field,
+                                                                           ylabel, log),
+            same_y=True)
     return figures
 
 
-def plot_comparison(title, histories, out, eval_split="test"):
+def plot_comparison(title, histories, out, eval_split="test", groups=None):
     """Write ``lr.png``, ``train_loss.png`` and ``eval_acc.png`` for a comparison.
 
     Args:
@@ -152,13 +161,14 @@ def plot_comparison(title, histories, out, eval_split="test"):
         with a min-max band (see :func:`comparison_figures`).
       out: directory to write into (created if missing).
       eval_split: ``test`` or ``validation`` (axis label).
+      groups: panels, as for :func:`comparison_figures`.
 
     Returns:
       The list of files written.
     """
     out = pathlib.Path(out)
     written = []
-    for name, fig in comparison_figures(title, histories, eval_split).items():
+    for name, fig in comparison_figures(title, histories, eval_split, groups).items():
         write_figure(fig, out / name)
         written.append(out / name)
     return written
@@ -212,27 +222,60 @@ def plot_sweep(result, out, metric="eval_acc", title="sweep", eval_split="test",
 # --- comparison figures ------------------------------------------------------------------------
 
 
-def _lr_figure(title, histories):
+def _panels(histories, groups):
+    """``[(heading or None, label -> histories)]``: the groups that have runs, or one of all."""
+    if not groups:
+        return [(None, histories)]
+    panels = [(heading, {label: histories[label] for label in labels if label in histories})
+              for heading, labels in groups]
+    return [(heading, hs) for heading, hs in panels if hs]
+
+
+def _panel_figure(title, what, panels, draw, same_y=False):
+    """One axes per panel, stacked; ``draw(ax, histories)`` fills each.
+
+    ``same_y``: the panels get one y range (and scale), so that their curves compare.
+    """
+    fig = Figure(figsize=(10, 4.2 if len(panels) == 1 else 3.6 * len(panels)), dpi=120,
+                 layout="constrained")
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    for i, (ax, (heading, hs)) in enumerate(zip(axes, panels)):
+        draw(ax, hs)
+        text = f"{title}: {what}" if i == 0 else ""
+        if heading:
+            text = f"{text}\n{heading}" if text else heading
+        _title(ax, text)
+    if same_y and len(axes) > 1:
+        log = any(ax.get_yscale() == "log" for ax in axes)
+        lows, highs = zip(*(ax.get_ylim() for ax in axes))
+        for ax in axes:
+            if log:
+                ax.set_yscale("log")
+            ax.set_ylim(min(lows), max(highs))
+    return fig
+
+
+def _draw_lr(ax, histories):
     curves = {}
     for label, hs in histories.items():
         lr = np.concatenate([np.asarray(e, dtype=float).ravel() for e in hs[0].lr]) \
             if hs[0].lr else np.zeros(0)
         curves[label] = (np.arange(len(lr)), lr)
-    fig, ax = _new_axes(figsize=(10, 4.2))
     _draw_lines(ax, curves, same="lr")
-    _fit_axis(ax, "y", [lr for _, lr in curves.values()], from_zero=True)
+    rates = [lr for _, lr in curves.values()]
+    positive = np.concatenate([r[np.isfinite(r) & (r > 0)] for r in rates] or [[]])
+    # adaptive methods' lrs (d x lr) sit decades below SGD's
+    spans = positive.size and positive.max() >= 100 * positive.min()
+    _fit_axis(ax, "y", rates, log=bool(spans), from_zero=True)
     ax.xaxis.set_major_locator(_integer_ticks())
     ax.set_xlabel("step (updates applied)")
     ax.set_ylabel("learning rate used")
-    _title(ax, f"{title}: learning rate")
     _finish(ax)
-    return fig
 
 
-def _epoch_figure(title, histories, field, ylabel, log):
+def _draw_epochs(ax, histories, field, ylabel, log):
     stats = {label: _seed_stats(hs, field) for label, hs in histories.items()}
     stats = {label: s for label, s in stats.items() if s is not None}
-    fig, ax = _new_axes(figsize=(10, 4.2))
     lines = _draw_lines(ax, {label: (epochs, mean) for label, (epochs, mean, *_) in stats.items()},
                         same="curve")
     seeds = sorted({n for *_, n in stats.values() if n > 1})
@@ -246,9 +289,7 @@ def _epoch_figure(title, histories, field, ylabel, log):
     _fit_axis(ax, "y", [v for s in stats.values() for v in s[1:4]], log=log)
     _epoch_axis(ax, max((len(s[0]) for s in stats.values()), default=1))
     ax.set_ylabel(f"{ylabel} (mean over seeds)" if seeds else ylabel)
-    _title(ax, f"{title}: {ylabel}")
     _finish(ax, extra)
-    return fig
 
 
 def _seed_stats(hs, field):
@@ -418,7 +459,8 @@ def _new_axes(figsize):
 def _title(ax, text, width=64):
     # experiment titles run long ("ionosphere: sweep of lr, decay (other settings of run
     # ...)"); past about 64 characters one line is wider than the axes of these figures
-    ax.set_title(textwrap.fill(text, width, break_on_hyphens=False))
+    ax.set_title("\n".join(textwrap.fill(line, width, break_on_hyphens=False)
+                           for line in text.split("\n")))
 
 
 def _finish(ax, extra=()):

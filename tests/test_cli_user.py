@@ -172,8 +172,8 @@ def test_other_failures_are_one_line_naming_the_file(tmp_path):
 
 
 def test_ctrl_c_says_what_was_saved_and_the_rerun_what_is_reused(tmp_path):
-    args = [sys.executable, "-m", "jaxlr.cli", "compare", "ionosphere", "--out", "out",
-            "--no-progress"]
+    args = [sys.executable, "-m", "jaxlr.cli", "compare", "ionosphere", "--runs", "reference",
+            "--out", "out", "--no-progress"]
     proc = subprocess.Popen(args, cwd=tmp_path, text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     store = tmp_path / "out" / "store"
@@ -222,8 +222,8 @@ def test_interruption_report_without_a_store():
 
 
 def test_compare_progress_names_the_run_and_prints_results_above_the_bar(tmp_path):
-    status, out, err = jaxlr("compare", "ionosphere", "--epochs", "2", "--seeds", "2", "--out",
-                             "out", cwd=tmp_path)
+    status, out, err = jaxlr("compare", "ionosphere", "--runs", "reference", "--epochs", "2",
+                             "--seeds", "2", "--out", "out", cwd=tmp_path)
     assert status == 0, err
     assert "[1/4] constant, seeds 7-8" in err and "[4/4] exponential, seeds 7-8" in err
     assert "mean acc=" in err and "median loss=" in err and "lr=0.1" in err
@@ -237,8 +237,8 @@ def test_compare_progress_names_the_run_and_prints_results_above_the_bar(tmp_pat
 
 
 def test_published_numbers_only_with_the_published_budget(tmp_path):
-    status, _, err = jaxlr("compare", "ionosphere", "--epochs", "1", "--no-progress", "--out",
-                           "out", cwd=tmp_path)
+    status, _, err = jaxlr("compare", "ionosphere", "--runs", "reference", "--epochs", "1",
+                           "--no-progress", "--out", "out", cwd=tmp_path)
     assert status == 0, err
     md = (tmp_path / "out" / "results.md").read_text()
     assert "published" not in md.splitlines()[6].lower()  # the table header
@@ -248,8 +248,8 @@ def test_published_numbers_only_with_the_published_budget(tmp_path):
 
 
 def test_the_main_job_leaves_a_clone_clean(tmp_path):
-    status, out, err = jaxlr("compare", "ionosphere", "--epochs", "1", "--no-progress",
-                             cwd=tmp_path)
+    status, out, err = jaxlr("compare", "ionosphere", "--runs", "constant", "--epochs", "1",
+                             "--no-progress", cwd=tmp_path)
     assert status == 0, err
     assert (tmp_path / "jaxlr-results" / "ionosphere" / "results.md").is_file()
     assert out.strip().splitlines()[-1].startswith("wrote jaxlr-results/ionosphere/: ")

@@ -22,16 +22,33 @@ def _header(path):
 def test_every_comparison_is_well_formed():
     assert set(COMPARISONS) == {"ionosphere", "d2l", "keras-cifar10", "adam-lr"}
     for c in COMPARISONS.values():
-        labels = [r.label for r in c.runs]
+        labels = [r.label for r in c.all_runs]
         assert len(labels) == len(set(labels)) and labels
-        assert set(c.published) <= set(labels)
+        assert len({r.slug for r in c.all_runs}) == len(labels)
+        assert set(c.published) <= {r.label for r in c.runs}
+        assert all(r.source for r in c.modern_runs)
         assert c.doc
+    for name in ("ionosphere", "d2l", "keras-cifar10"):
+        modern = {r.optimizer for r in COMPARISONS[name].modern_runs}
+        assert {"schedule_free_sgd", "schedule_free_adamw", "prodigy", "dadapt_adamw",
+                "dog"} <= modern, name
+
+
+def test_select_runs_by_label_slug_and_group():
+    c = COMPARISONS["d2l"]
+    assert [r.label for r in compare.select_runs(c, ["Prodigy", "cosine-warmup"])] == [
+        "cosine+warmup", "Prodigy"]  # the comparison's order
+    assert compare.select_runs(c, "reference") == c.runs
+    assert compare.select_runs(c, ["modern"]) == c.modern_runs
+    assert compare.select_runs(c) == c.all_runs
+    with pytest.raises(ValueError, match="d2l has no run 'cosin'.*'reference' / 'modern'"):
+        compare.select_runs(c, ["cosin"])
 
 
 def test_ionosphere_comparison_writes_every_result_and_resumes(tmp_path, monkeypatch, capsys):
     out = tmp_path / "ionosphere"
-    assert main(["compare", "ionosphere", "--epochs", "3", "--seeds", "2", "--out", str(out),
-                 "--no-progress"]) == 0
+    assert main(["compare", "ionosphere", "--runs", "reference", "--epochs", "3", "--seeds", "2",
+                 "--out", str(out), "--no-progress"]) == 0
     for name in ("config.json", "metrics.json", "metrics.csv", "results.md", "lr.png",
                  "train_loss.png", "eval_acc.png"):
         assert (out / name).stat().st_size > 0, name
@@ -55,21 +72,48 @@ def test_ionosphere_comparison_writes_every_result_and_resumes(tmp_path, monkeyp
         raise AssertionError("retrained a finished run")
 
     monkeypatch.setattr(driver.Program, "epoch", no_training)
-    assert main(["compare", "ionosphere", "--epochs", "3", "--seeds", "2", "--out", str(out),
-                 "--no-progress"]) == 0
+    assert main(["compare", "ionosphere", "--runs", "reference", "--epochs", "3", "--seeds", "2",
+                 "--out", str(out), "--no-progress"]) == 0
     assert json.loads((out / "metrics.json").read_text()) == metrics
 
 
 def test_diverging_run_does_not_stop_the_comparison(tmp_path):
     c = COMPARISONS["ionosphere"]
     runs = (compare.Run("too hot", "keras_sgd", dict(lr=1e30, momentum=0.0)), c.runs[0])
-    hot = compare.Comparison(**{**c.__dict__, "runs": runs, "published": {}})
+    hot = compare.Comparison(**{**c.__dict__, "runs": runs, "published": {}, "modern_runs": ()})
     histories = compare.run_comparison(hot, epochs=3, out=tmp_path, progress=False,
                                        log=lambda *_: None)
     assert histories["too hot"][0].diverged_epoch is not None
     assert histories["constant"][0].epochs_done == 3
     assert "| too hot | constant | " in (tmp_path / "results.md").read_text()
     assert "epoch 0" in (tmp_path / "results.md").read_text()
+
+
+def test_modern_runs_are_held_against_the_best_reference_run(tmp_path):
+    c = COMPARISONS["ionosphere"]
+    picked = ["constant", "step", "schedule-free SGD", "DoG"]
+    histories = compare.run_comparison(c, epochs=2, seeds=2, out=tmp_path, progress=False,
+                                       log=lambda *_: None, runs=picked)
+    assert list(histories) == picked
+    final = {label: np.array([h.eval_acc[-1] for h in hs]) for label, hs in histories.items()}
+    best = max(["constant", "step"], key=lambda label: final[label].mean())
+    md = (tmp_path / "results.md").read_text()
+    reference_table, modern = md.split("## Modern optimizers and schedules")
+    assert "| DoG |" not in reference_table and "| step |" in reference_table
+    assert f"Held against the reference run with the best mean final validation accuracy, " \
+           f"**{best}**" in modern
+    for label in ("schedule-free SGD", "DoG"):
+        d = final[label].mean() - final[best].mean()
+        se = np.sqrt(final[label].var(ddof=1) / 2 + final[best].var(ddof=1) / 2)
+        row = next(line for line in modern.splitlines() if line.startswith(f"| {label} |"))
+        word = "beats" if d > 0 else "behind"
+        if abs(d) > 2 * se > 0:
+            word += " clearly"
+        assert row.endswith(f"| {word}: {d:+.4f} ± {se:.4f} |"), row
+    assert "DoG: Ivgi et al. 2023" in modern
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert [r["label"] for r in config["runs"]] == picked
+    assert "--runs 'constant,step,schedule-free SGD,DoG'" in config["command"]
 
 
 def test_bad_options_are_reported(tmp_path, capsys):
@@ -100,7 +144,7 @@ def test_seeds_run_as_one_vmapped_program_equal_single_runs(tmp_path, monkeypatc
 
     monkeypatch.setattr(sweep, "sweep", spy)
     histories = compare.run_comparison(c, epochs=2, seeds=3, out=tmp_path, progress=False,
-                                       log=lambda *_: None)
+                                       log=lambda *_: None, runs="reference")
     assert calls == [[7, 8, 9]] * 4  # one program per run, the three seeds together
     run = c.runs[1]
     single = engine.make_train(compare.train_config(c, run, 2), compare.load_data(c))

@@ -675,3 +675,34 @@ def test_sweep_of_a_bare_function_refuses_an_unread_hyperparameter():
     with pytest.raises(ValueError, match="momentum") as e:
         sweep.sweep(descend, {"lr": [0.1], "target": [0.0], "momentum": [0.9]})
     assert "it reads ['lr', 'target']" in str(e.value)
+
+
+def test_schedule_free_runs_are_evaluated_at_the_average():
+    config = engine.TrainConfig(model=MLP(), epochs=2, batch_size=BATCH,
+                                optimizer="schedule_free_sgd")
+    trainer = engine.make_train(config, DS)
+    history, state = engine.run(trainer, {"lr": 0.5, "b1": 0.9}, 0, return_state=True)
+    sf = [s for s in jax.tree_util.tree_leaves(
+        state.opt_state, is_leaf=lambda s: isinstance(s, optax.contrib.ScheduleFreeState))
+        if isinstance(s, optax.contrib.ScheduleFreeState)]
+    assert len(sf) == 1
+    # x from y (the trained parameters) and z: y = (1 - b1) z + b1 x
+    x = jax.tree.map(lambda y, z: (y - 0.1 * z) / 0.9, state.params, sf[0].z)
+    at_x, at_y = trainer.evaluate(x), trainer.evaluate(state.params)
+    np.testing.assert_allclose(history.eval_loss[-1], at_x["loss"], rtol=1e-5)
+    assert abs(float(at_x["loss"]) - float(at_y["loss"])) > 1e-4
+
+
+@pytest.mark.parametrize("name", ["schedule_free_adamw", "prodigy", "dadapt_adamw", "dog"])
+def test_lr_free_optimizers_take_their_hyperparameters_by_name(name):
+    # (each trains in the comparisons; here: built from hparams, one update, names checked)
+    config = engine.TrainConfig(model=MLP(), epochs=1, batch_size=BATCH, optimizer=name)
+    trainer = engine.make_train(config, DS)
+    hp = {"lr": 1.0, "eps": 1e-6}
+    assert trainer.hparams_read(hp) == ("eps", "lr")
+    with pytest.raises(ValueError, match=r"\['lrr'\] are not read"):
+        trainer.hparams_read({"lr": 1.0, "lrr": 2.0})
+    params = {"w": jnp.ones(3)}
+    tx = engine.make_optimizer(name, 1e-2, hp)
+    updates, _ = tx.update({"w": jnp.array([1.0, -2.0, 0.5])}, tx.init(params), params)
+    assert np.all(np.isfinite(updates["w"])) and np.any(updates["w"] != 0)

@@ -19,10 +19,14 @@ Runs: constant 0.3; square root ``0.1 (e + 1)^(-1/2)``; factor ``0.3 * 0.9^e``
 2.0); multi-factor ``MultiStepLR(0.5, [15, 30], 0.5)``; cosine 0.3 -> 0.01
 over 20 epochs; cosine with 5 linear warmup epochs from 0 (``CosineScheduler(
 20, warmup_steps=5, base_lr=0.3, final_lr=0.01)``).
+
+Beside these runs, the modern optimizers and schedules of
+:mod:`jaxlr.comparisons.modern`, each held against the best of them.
 """
 
 import jaxlr
 from jaxlr.compare import Comparison, Run
+from jaxlr.comparisons.modern import modern_runs
 
 
 def _epochwise(build):
@@ -61,6 +65,7 @@ COMPARISON = Comparison(
                 h["warmup"])),
             "5 warmup epochs 0 -> 0.3, then cosine -> 0.01 at epoch 20"),
     ),
+    modern_runs=modern_runs("sgd", 0.3),
     published={"constant": 0.877, "square root": 0.886, "multi-factor": 0.869,
                "multi-factor (as d2l ran it)": 0.869, "cosine": 0.904, "cosine+warmup": 0.901},
     published_spread={"constant": 0.884, "square root": 0.880, "multi-factor": 0.890,

@@ -17,11 +17,15 @@ rows), seed 7.
 
 Keras's SGD momentum is ``v = m v - lr g`` (``keras_sgd``), Keras's
 initialisers glorot-uniform/zeros.
+
+Beside these runs, the modern optimizers and schedules of
+:mod:`jaxlr.comparisons.modern`, each held against the best of them.
 """
 
 import jaxlr
 from jaxlr.compare import Comparison, Run
 from jaxlr.comparisons.keras_schedules import exponential_decay, step_decay
+from jaxlr.comparisons.modern import modern_runs
 
 EPOCHS = 50
 
@@ -48,6 +52,7 @@ COMPARISON = Comparison(
         Run("exponential", "keras_sgd", dict(lr=0.1, momentum=0.8, k=0.1), exponential_decay,
             "0.1 * exp(-0.1 * epoch)"),
     ),
+    modern_runs=modern_runs("keras_sgd", 0.1, dict(momentum=0.8)),
     published={"time-based": 0.99, "step": 0.99},
     published_note=("Brownlee's Keras runs (seed 7) reach about 0.99 validation accuracy "
                     "(115/116) with time-based and step decay."),

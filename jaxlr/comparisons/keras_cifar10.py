@@ -10,11 +10,15 @@ defaults (lr 0.01, 1.0, 0.001, 0.001; epsilon 1e-7).
 
 CIFAR-10 when its files are given (``--dataset cifar10 --data-dir DIR``);
 Fashion-MNIST by default here (the same network, 28x28x1 inputs).
+
+Beside these runs, the modern optimizers and schedules of
+:mod:`jaxlr.comparisons.modern`, each held against the best of them.
 """
 
 import jaxlr
 from jaxlr.compare import Comparison, Run
 from jaxlr.comparisons.keras_schedules import KERAS_DEFAULTS, exponential_decay, step_decay
+from jaxlr.comparisons.modern import modern_runs
 
 EPOCHS = 20
 
@@ -45,6 +49,7 @@ COMPARISON = Comparison(
         Run("RMSprop", "rmsprop", dict(KERAS_DEFAULTS["rmsprop"])),
         Run("Adam", "adam", dict(KERAS_DEFAULTS["adam"])),
     ),
+    modern_runs=modern_runs("keras_sgd", 0.1, dict(momentum=0.8)),
     published={},
     published_note="The reference publishes curves, not a table of final accuracies.",
 )

@@ -52,6 +52,11 @@ class TrainConfig:
         ``(learning_rate, **hparams) -> optax.GradientTransformation`` (e.g.
         ``optax.adamw``); its keyword arguments found in ``hparams`` are
         passed, traced (static ones: bind them with ``functools.partial``).
+        Built in: ``sgd`` (PyTorch's), ``keras_sgd``, ``adagrad``,
+        ``adadelta``, ``rmsprop``, ``adam`` (Keras's epsilon), and optax.contrib's
+        ``schedule_free_sgd``, ``schedule_free_adamw`` (evaluated at their
+        averaged parameters), ``prodigy``, ``dadapt_adamw`` and ``dog``, whose
+        recorded lr is the effective step (``jaxlr.lr_used``).
       loss: ``"auto"`` (integer targets: softmax cross-entropy, or sigmoid
         binary cross-entropy for one output; float targets: ``"mse"``),
         ``"softmax_ce"``, ``"sigmoid_bce"``, ``"mse"``, or a callable

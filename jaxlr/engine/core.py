@@ -37,7 +37,7 @@ from jaxlr.engine import backend, losses
 from jaxlr.engine.config import ScheduleInfo, TrainConfig
 from jaxlr.engine.keys import raw_key
 from jaxlr.engine.modules import as_model
-from jaxlr.engine.optimizers import lr_used, make_optimizer, optimizer_arguments
+from jaxlr.engine.optimizers import eval_params, lr_used, make_optimizer, optimizer_arguments
 
 __all__ = ["Recorder", "StepMetrics", "TrainState", "Trainer", "make_train"]
 
@@ -281,7 +281,9 @@ class Trainer:
 
         ``steps``: the epoch's :class:`StepMetrics`, each field stacked ``[step]``.
         """
-        evaluation = self.evaluate(state.params, state.model_state)
+        # schedule-free methods are evaluated at their average, not the trained point
+        evaluation = self.evaluate(eval_params(state.opt_state, state.params),
+                                   state.model_state)
         opt_state = state.opt_state
         if self.config.plateau is not None:
             opt_state = plateau.observe(opt_state, evaluation["loss"])

@@ -13,9 +13,9 @@ import inspect
 import jax
 import optax
 
-from jaxlr import plateau
+from jaxlr.readout import lr_used
 
-__all__ = ["KERAS_SGD", "OPTIMIZERS", "lr_used", "make_optimizer", "optimizer_arguments"]
+__all__ = ["KERAS_SGD", "OPTIMIZERS", "eval_params", "lr_used", "make_optimizer", "optimizer_arguments"]
 
 
 def _keras_sgd(learning_rate, momentum=0.0, nesterov=False):
@@ -51,6 +51,47 @@ def _adam(learning_rate, b1=0.9, b2=0.999, eps=1e-7):
     return optax.adam(learning_rate, b1=b1, b2=b2, eps=eps)
 
 
+# The LR-free and schedule-free methods of optax.contrib, with the numeric
+# arguments spelt out so that each can be a traced hyperparameter (optax's own
+# signatures take tuples such as ``betas``). Defaults are optax's, which are
+# the papers' and reference implementations' recommended values.
+
+def _schedule_free_sgd(learning_rate, b1=0.9, weight_decay=0.0, weight_lr_power=2.0):
+    """Schedule-free SGD (Defazio et al. 2024); evaluate at :func:`eval_params`."""
+    return optax.contrib.schedule_free_sgd(learning_rate, b1=b1, weight_decay=weight_decay,
+                                           weight_lr_power=weight_lr_power)
+
+
+def _schedule_free_adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0,
+                         weight_lr_power=2.0):
+    """Schedule-free AdamW (Defazio et al. 2024); evaluate at :func:`eval_params`."""
+    return optax.contrib.schedule_free_adamw(learning_rate, b1=b1, b2=b2, eps=eps,
+                                             weight_decay=weight_decay,
+                                             weight_lr_power=weight_lr_power)
+
+
+def _prodigy(learning_rate, b1=0.9, b2=0.999, eps=1e-8, estim_lr0=1e-6, estim_lr_coef=1.0,
+             weight_decay=0.0):
+    """Prodigy (Mishchenko & Defazio 2024): Adam whose step is scaled by an estimate d."""
+    return optax.contrib.prodigy(learning_rate, betas=(b1, b2), eps=eps, estim_lr0=estim_lr0,
+                                 estim_lr_coef=estim_lr_coef, weight_decay=weight_decay)
+
+
+def _dadapt_adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, estim_lr0=1e-6, weight_decay=0.0):
+    """D-Adaptation AdamW (Defazio & Mishchenko 2023)."""
+    return optax.contrib.dadapt_adamw(learning_rate, betas=(b1, b2), eps=eps,
+                                      estim_lr0=estim_lr0, weight_decay=weight_decay)
+
+
+def _dog(learning_rate, reps_rel=1e-6, eps=1e-8):
+    """DoG (Ivgi et al. 2023): step ``max_t |x_t - x_0| / sqrt(sum |g|^2)``, times the lr.
+
+    ``reps_rel``: the first step's distance relative to ``1 + |x_0|`` (optax's
+    ``init_step=("heuristic", reps_rel)``, the authors' default 1e-6).
+    """
+    return optax.contrib.dog(learning_rate, init_step=("heuristic", reps_rel), eps=eps)
+
+
 KERAS_SGD = _keras_sgd
 
 # name -> factory (learning_rate, **numeric hyperparameters, **static)
@@ -61,6 +102,11 @@ OPTIMIZERS = {
     "adadelta": _adadelta,
     "rmsprop": _rmsprop,
     "adam": _adam,
+    "schedule_free_sgd": _schedule_free_sgd,
+    "schedule_free_adamw": _schedule_free_adamw,
+    "prodigy": _prodigy,
+    "dadapt_adamw": _dadapt_adamw,
+    "dog": _dog,
 }
 STATIC_ARGS = {"sgd": ("nesterov",), "keras_sgd": ("nesterov",)}
 
@@ -99,24 +145,22 @@ def make_optimizer(optimizer, schedule, hparams, nesterov=False):
                                                                  **kwargs)
 
 
-def _is_hyperparams_state(x):
-    # optax's inject_hyperparams states (InjectHyperparamsState and its
-    # stateful variant) are the NamedTuples with a ``hyperparams`` dict
-    return isinstance(getattr(x, "hyperparams", None), dict)
+def eval_params(opt_state, params):
+    """The parameters a run is evaluated at: ``params``, or schedule-free's average.
 
+    Schedule-free methods take their gradients at an interpolation ``y`` (the
+    parameters they train) and must be evaluated at the average ``x``
+    (Defazio et al. 2024); ``optax.contrib.schedule_free_eval_params`` gives
+    ``x`` from the state. Any other optimizer is evaluated at ``params``.
+    """
+    def is_schedule_free(x):
+        return isinstance(x, optax.contrib.ScheduleFreeState)
 
-def lr_used(opt_state):
-    """The lr of the update just applied: ``inject_hyperparams``'s value x plateau scale."""
-    def is_leaf(x):
-        return _is_hyperparams_state(x) or isinstance(x, plateau.ReduceOnPlateauState)
-
-    lr, scale = None, 1.0
-    for s in jax.tree_util.tree_leaves(opt_state, is_leaf=is_leaf):
-        if _is_hyperparams_state(s) and "learning_rate" in s.hyperparams:
-            lr = s.hyperparams["learning_rate"]
-        elif isinstance(s, plateau.ReduceOnPlateauState):
-            scale = scale * s.value
-    if lr is None:
-        raise ValueError("lr_used: no inject_hyperparams state with a learning_rate in this "
-                         "optimizer state")
-    return lr * scale
+    found = [s for s in jax.tree_util.tree_leaves(opt_state, is_leaf=is_schedule_free)
+             if is_schedule_free(s)]
+    if not found:
+        return params
+    if len(found) > 1:
+        raise ValueError("eval_params: the optimizer state holds several schedule-free "
+                         "states; evaluate at each one's average yourself")
+    return optax.contrib.schedule_free_eval_params(found[0], params)
