@@ -265,3 +265,30 @@ def restart_position(step, period, period_mul):
     q, r = divmod_step(step, period)
     return (jnp.where(geometric, i, q), jnp.where(geometric, tau_geo, r),
             jnp.where(geometric, length_geo, period))
+
+
+def one_minus_power(progress, rest, exponent):
+    """``1 - p ** k`` for a progress ``p`` in ``[0, 1]`` with remaining fraction
+    ``rest = 1 - p`` (both as ``fraction``/``remaining`` give them) and ``k > 0``.
+
+    Computed as ``-expm1(k log p)``, with ``log p`` taken from ``p`` itself in
+    the first half and as ``log1p(-rest)`` in the second: each is accurate to a
+    few ulps where it is used, so the value is accurate relative to itself at
+    both ends (``1 - p**k`` cancels every digit near ``p = 1``). Exactly 1 at
+    ``p = 0`` and exactly 0 at ``rest = 0``; finite gradients everywhere.
+    """
+    first_half = progress < 0.5
+    safe_p = jnp.where(progress > 0, progress, 1.0)
+    safe_rest = jnp.where(first_half, 0.0, rest)
+    log_p = jnp.where(first_half, jnp.log(safe_p), jnp.log1p(-safe_rest))
+    return jnp.where(progress > 0, -jnp.expm1(exponent * log_p), 1.0)
+
+
+def normalized_exponential(rest, ratio):
+    """``(r ** p - r) / (1 - r)`` with ``p = 1 - rest``, for ``0 < r < 1``.
+
+    An exponential decay ``r ** p`` rescaled to fall from exactly 1 at ``p = 0``
+    to exactly 0 at ``p = 1``. ``r ** p - r = r expm1(-rest log r)`` keeps the
+    digits near the end, where the difference cancels.
+    """
+    return ratio * jnp.expm1(-rest * jnp.log(ratio)) / (1.0 - ratio)

@@ -114,3 +114,11 @@ def check_boundaries(fn, boundaries, pieces, pieces_name):
     check(fn, "boundaries", boundaries, nonneg=True)
     check_sorted(fn, "boundaries", boundaries)
     return boundaries
+
+
+def check_at_most(fn, name, value, bound, bound_text):
+    """Require ``value <= bound`` when both are concrete; ``bound_text`` says what the bound is."""
+    v, b = concrete(value), concrete(bound)
+    if v is not None and b is not None and (v > b).any():
+        _fail(fn, name, value, f"<= {bound_text} = {float(b):g}")
+    return value

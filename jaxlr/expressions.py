@@ -82,6 +82,7 @@ def schedule_factory(factory):
     def build(*args, **kwargs):
         return Schedule(factory(*args, **kwargs), name, args, kwargs)
 
+    build.builds_schedule = True  # what parse_schedule may call
     return build
 
 
@@ -173,8 +174,10 @@ def _format_key(key):
 def _callables():
     import jaxlr
 
+    # the schedule factories and combinators, and the one helper that gives a value
     names = {n: getattr(jaxlr, n) for n in jaxlr.__all__
-             if n[0].islower() and n not in ("observe", "reduce_on_plateau", "parse_schedule")}
+             if getattr(getattr(jaxlr, n), "builds_schedule", False)}
+    names["linear_scaling"] = jaxlr.linear_scaling
     names["key"] = jax.random.key
     return names
 

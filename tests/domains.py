@@ -207,6 +207,120 @@ def _wsd_marks(kw):
     return [w, w + s, w + s + d]
 
 
+def _decay_power(rng):
+    """A ``power`` decay exponent k > 0: below and above 1, tiny and large, and 1/2, 1, 2."""
+    u = rng.random()
+    if u < 0.2:
+        return float(rng.choice([0.5, 1.0, 2.0]))
+    return float(10 ** rng.uniform(-2, 1))
+
+
+def _decay_ratio(rng):
+    """An ``exp`` decay ratio r in (0, 1): tiny, near 1, 0.1 and exp(-1)."""
+    u = rng.random()
+    if u < 0.2:
+        return float(rng.choice([0.1, math.exp(-1.0)]))
+    if u < 0.35:
+        return float(1.0 - 10 ** rng.uniform(-6, -1))
+    return float(10 ** rng.uniform(-8, -1e-3))
+
+
+WSD_DECAYS = ("linear", "cosine", "1-sqrt", "power", "exp")
+
+
+def _decay_choice(rng):
+    """A ``warmup_stable_decay`` decay shape and its parameter, as keyword arguments."""
+    decay = str(rng.choice(WSD_DECAYS))
+    kw = dict(decay=decay)
+    if decay == "power":
+        kw["decay_power"] = _decay_power(rng)
+    elif decay == "exp":
+        kw["decay_ratio"] = _decay_ratio(rng)
+    return kw
+
+
+def _cooldown(rng):
+    total = steps(rng, 0.05)
+    fraction = rate(rng, 0.0, 1.0)
+    room = total - fraction * total  # as the constructor checks it
+    return dict(peak_value=value(rng), total_steps=total,
+                warmup_steps=rate(rng, 0.0, 1.0) * room if rng.random() < 0.9 else 0.0,
+                cooldown_fraction=fraction, end_value=value(rng, 0.4),
+                init_value=value(rng, 0.4), **_decay_choice(rng))
+
+
+def _cooldown_marks(kw):
+    total, fraction = kw["total_steps"], kw["cooldown_fraction"]
+    return [kw["warmup_steps"], total - fraction * total, total]
+
+
+def _d2z(rng):
+    total = steps(rng, 0.05)
+    return dict(peak_value=value(rng), total_steps=total,
+                warmup_steps=rate(rng, 0.0, 1.0) * total)
+
+
+def _tanh(rng):
+    lower = float(rng.uniform(-10.0, 2.0))
+    return dict(init_value=value(rng), decay_steps=steps(rng), end_value=value(rng, 0.4),
+                lower=lower, upper=lower + float(10 ** rng.uniform(-2, 1.2)))
+
+
+def _power_law(rng):
+    return dict(scale=float(10 ** rng.uniform(-4, 3)) if rng.random() > 0.05 else 0.0,
+                exponent=-float(rng.uniform(0.0, 2.0)) if rng.random() > 0.1 else 0.0,
+                max_value=value(rng))
+
+
+def _power_law_kink(scale, exponent, max_value):
+    """The step where ``scale t^b`` meets the cap, if any."""
+    if scale <= 0 or exponent >= 0 or max_value <= 0:
+        return []
+    try:
+        return [(max_value / scale) ** (1.0 / exponent)]
+    except OverflowError:
+        return []
+
+
+def _power_scheduler(rng):
+    kw = dict(peak_value=value(rng), warmup_steps=steps(rng, 0.2),
+              batch_size=float(10 ** rng.uniform(0, 4)),
+              sequence_length=float(10 ** rng.uniform(0, 4.5)),
+              a=4.6 if rng.random() < 0.2 else float(10 ** rng.uniform(-1, 2)),
+              b=-0.51 if rng.random() < 0.2 else (
+                  0.0 if rng.random() < 0.05 else -float(rng.uniform(0.0, 1.5))))
+    if rng.random() < 0.75:
+        total = steps(rng, 0.05)
+        kw.update(total_steps=total, decay_steps=rate(rng, 0.0, 1.0) * total,
+                  end_value=value(rng, 0.4), **_decay_choice(rng))
+    return kw
+
+
+def _power_scheduler_coefficient(kw):
+    beta = kw["batch_size"]
+    return beta * kw["a"] * (beta * kw["sequence_length"]) ** kw["b"]
+
+
+def _power_scheduler_marks(kw):
+    marks = [kw["warmup_steps"]]
+    if kw.get("total_steps") is not None:
+        marks += [kw["total_steps"] - kw["decay_steps"], kw["total_steps"]]
+    return marks + _power_law_kink(_power_scheduler_coefficient(kw), kw["b"], kw["peak_value"])
+
+
+def _cyclic_momentum(rng):
+    base, top = (float(x) for x in rng.uniform(0.0, 1.0, 2))
+    if rng.random() < 0.1:
+        base, top = 0.8, 0.9
+    kw = dict(step_size_up=steps(rng), base_momentum=base, max_momentum=top)
+    if rng.random() < 0.7:
+        kw["step_size_down"] = steps(rng, zero=0.1)
+    kw["mode"] = str(rng.choice(["triangular", "triangular2", "exp_range"]))
+    if kw["mode"] == "exp_range":
+        kw["gamma"] = float(1.0 - 10 ** rng.uniform(-7, -0.5)) if rng.random() < 0.9 else 1.0
+    return kw
+
+
 def _warmup(mode):
     def draw(rng):
         init = value(rng, 0.0 if mode == "exponential" else 0.3)
@@ -351,6 +465,25 @@ DOMAINS = {
     "warmup_stable_decay": Domain(_wsd, _wsd_bounds, _wsd_marks),
     "warmup_stable_decay_cosine": Domain(_wsd, _wsd_bounds, _wsd_marks),
     "warmup_stable_decay_1sqrt": Domain(_wsd, _wsd_bounds, _wsd_marks),
+    "warmup_stable_decay_power": Domain(
+        lambda rng: dict(_wsd(rng), decay_power=_decay_power(rng)), _wsd_bounds, _wsd_marks),
+    "warmup_stable_decay_exp": Domain(
+        lambda rng: dict(_wsd(rng), decay_ratio=_decay_ratio(rng)), _wsd_bounds, _wsd_marks),
+    "warmup_stable_cooldown": Domain(_cooldown, _wsd_bounds, _cooldown_marks),
+    "linear_decay_to_zero": Domain(_d2z, lambda kw: span(0.0, kw["peak_value"]),
+                                   lambda kw: [kw["warmup_steps"], kw["total_steps"]]),
+    "tanh_decay": Domain(_tanh, lambda kw: span(kw["init_value"], kw["end_value"]),
+                         lambda kw: [kw["decay_steps"]]),
+    "power_law": Domain(_power_law, lambda kw: span(0.0, kw["max_value"]),
+                        lambda kw: _power_law_kink(**kw)),
+    "power_scheduler": Domain(
+        _power_scheduler, lambda kw: span(0.0, kw["peak_value"], kw.get("end_value", 0.0)),
+        _power_scheduler_marks),
+    "cyclic_momentum": Domain(
+        _cyclic_momentum, lambda kw: span(kw["base_momentum"], kw["max_momentum"]),
+        lambda kw: [kw["step_size_up"], _cyclic_period(kw)], _cyclic_period,
+        steps_between=lambda kw: [_cyclic_period(kw)],
+        offsets=lambda kw: [0.0, kw['step_size_up']]),
     **{f"warmup_{mode}_{'prefix' if prefix else 'absolute'}": Domain(
         _warmup(mode), _warmup_bounds,
         (lambda prefix: lambda kw: [kw["warmup_steps"],

@@ -251,10 +251,25 @@ def one_cycle_momentum(t, total_steps, pct_start=0.3, base_momentum=0.85, max_mo
     return _one_cycle_phases(t, levels, total_steps, pct_start, anneal, three_phase)
 
 
+def _decay_shape(p, decay, decay_power=0.5, decay_ratio=0.1):
+    """The WSD decay factor (1 -> 0) at exact progress ``p``: ``1 - p``, ``(1 + cos(pi p))/2``,
+    ``1 - sqrt(p)``, ``1 - p^k``, ``(r^p - r)/(1 - r)`` (timm ``WSDLRScheduler._decay``)."""
+    if decay == "linear":
+        return float(1 - p)
+    if decay == "cosine":
+        return _hav(p)
+    if decay == "1-sqrt":
+        return 1.0 - math.sqrt(p)
+    if decay == "power":
+        return 1.0 - float(p) ** decay_power
+    r = decay_ratio
+    return (r ** float(p) - r) / (1.0 - r)
+
+
 def warmup_stable_decay(t, peak_value, warmup_steps, stable_steps, decay_steps, end_value=0.0,
-                        decay="linear", init_value=0.0):
+                        decay="linear", init_value=0.0, decay_power=0.5, decay_ratio=0.1):
     """WSD: linear ``v_init -> peak`` over W, ``peak`` for S, then ``peak -> end`` over D by
-    ``1 - p`` / ``(1 + cos(pi p))/2`` / ``1 - sqrt(p)``, then ``end``."""
+    the decay shape (``_decay_shape``), then ``end``."""
     t = _q(t)
     if t < _q(warmup_steps):
         return _lerp(init_value, peak_value, t / _q(warmup_steps))
@@ -264,8 +279,81 @@ def warmup_stable_decay(t, peak_value, warmup_steps, stable_steps, decay_steps, 
     p = _progress(u, decay_steps)
     if decay == "linear":
         return _lerp(peak_value, end_value, p)
-    shape = _hav(p) if decay == "cosine" else 1.0 - math.sqrt(p)
-    return end_value + (peak_value - end_value) * shape
+    return end_value + (peak_value - end_value) * _decay_shape(p, decay, decay_power, decay_ratio)
+
+
+def warmup_stable_cooldown(t, peak_value, total_steps, warmup_steps=0.0, cooldown_fraction=0.2,
+                           decay="1-sqrt", end_value=0.0, init_value=0.0, decay_power=0.5,
+                           decay_ratio=0.1):
+    """Hägele et al.: warmup over W (inside T), ``peak`` until ``T - f T``, then the cooldown
+    over ``D = f T`` to ``end`` at ``T``."""
+    cooldown = _q(cooldown_fraction) * _q(total_steps)
+    stable = max(_q(total_steps) - _q(warmup_steps) - cooldown, Fraction(0))
+    return warmup_stable_decay(t, peak_value, warmup_steps, stable, cooldown, end_value, decay,
+                               init_value, decay_power, decay_ratio)
+
+
+def linear_decay_to_zero(t, peak_value, total_steps, warmup_steps=0.0):
+    """D2Z (Bergsma et al. 2025): ``v t / W`` for ``t < W``, ``v (T - t)/(T - W)`` until ``T``,
+    then 0."""
+    t, total, width = _q(t), _q(total_steps), _q(warmup_steps)
+    if t < width:
+        return float(_q(peak_value) * t / width)
+    if t >= total:
+        return 0.0
+    return float(_q(peak_value) * (total - t) / (total - width))
+
+
+def tanh_decay(t, init_value, decay_steps, end_value=0.0, lower=-7.0, upper=3.0):
+    """Hsueh et al. / timm ``TanhLRScheduler``: ``v1 + (v0 - v1)(1 - tanh(L (1 - p) + U p))/2``,
+    ``p = min(t, T)/T``."""
+    p = _progress(t, decay_steps)
+    x = float(_q(lower) * (1 - p) + _q(upper) * p)
+    return end_value + (init_value - end_value) * 0.5 * (1.0 - math.tanh(x))
+
+
+def power_law(t, scale, exponent, max_value):
+    """``min(eta_max, c t^b)``; at ``t = 0`` ``eta_max`` for ``b < 0``, ``min(eta_max, c)`` for
+    ``b = 0``."""
+    if t == 0:
+        return float(max_value) if exponent < 0 else min(float(max_value), float(scale))
+    return min(float(max_value), scale * _pow(float(t), exponent))
+
+
+def power_scheduler(t, peak_value, warmup_steps, batch_size, sequence_length, a=4.6, b=-0.51,
+                    total_steps=None, decay_steps=0.0, decay="exp", end_value=0.0,
+                    decay_power=0.5, decay_ratio=math.exp(-1.0)):
+    """Shen et al. 2024, eq. for the Power scheduler with ``n = t beta ell`` tokens:
+    ``eta_power(n) = min(eta_max, beta a n^b)``; ``t/W eta_power(W beta ell)`` for ``t < W``,
+    ``eta_power`` until ``N - D``, then ``f(p) eta_power((N - D) beta ell)`` (mapped onto
+    ``[end, eta_power]``), ``end`` from ``N`` on."""
+    def eta_power(steps):
+        tokens = float(steps) * batch_size * sequence_length
+        if tokens == 0:
+            return float(peak_value) if b < 0 else min(float(peak_value), batch_size * a)
+        return min(float(peak_value), batch_size * a * _pow(tokens, b))
+
+    t = _q(t)
+    if t < _q(warmup_steps):
+        # the ramp's end is the schedule at W (a decay may have begun before W)
+        return float(t / _q(warmup_steps)) * power_scheduler(
+            warmup_steps, peak_value, 0.0, batch_size, sequence_length, a, b, total_steps,
+            decay_steps, decay, end_value, decay_power, decay_ratio)
+    if total_steps is None or t < _q(total_steps) - _q(decay_steps):
+        return eta_power(t)
+    start = max(_q(total_steps) - _q(decay_steps), Fraction(0))
+    top = eta_power(start)
+    p = _progress(t - start, decay_steps)
+    if decay == "linear":
+        return _lerp(top, end_value, p)
+    return end_value + (top - end_value) * _decay_shape(p, decay, decay_power, decay_ratio)
+
+
+def cyclic_momentum(t, step_size_up, step_size_down=None, mode="triangular", gamma=1.0,
+                    base_momentum=0.8, max_momentum=0.9):
+    """torch ``CyclicLR``'s momentum: ``m_max - (m_max - m_base) h g`` (the lr's cycle read
+    from ``max_momentum`` to ``base_momentum``)."""
+    return cyclic(t, max_momentum, base_momentum, step_size_up, step_size_down, mode, gamma)
 
 
 # ---------------------------------------------------------------- combinators
@@ -405,6 +493,14 @@ ORACLES: dict[str, Callable[..., float]] = {
     "warmup_stable_decay": warmup_stable_decay,
     "warmup_stable_decay_cosine": _p(warmup_stable_decay, decay="cosine"),
     "warmup_stable_decay_1sqrt": _p(warmup_stable_decay, decay="1-sqrt"),
+    "warmup_stable_decay_power": _p(warmup_stable_decay, decay="power"),
+    "warmup_stable_decay_exp": _p(warmup_stable_decay, decay="exp"),
+    "warmup_stable_cooldown": warmup_stable_cooldown,
+    "linear_decay_to_zero": linear_decay_to_zero,
+    "tanh_decay": tanh_decay,
+    "power_law": power_law,
+    "power_scheduler": power_scheduler,
+    "cyclic_momentum": cyclic_momentum,
     **{f"warmup_{mode}_{'prefix' if prefix else 'absolute'}": _warmup_case(mode, prefix)
        for mode in ("linear", "constant", "exponential", "cosine") for prefix in (True, False)},
     "warmup_peak_value": _warmup_peak_value,

@@ -1217,6 +1217,88 @@ def timm_wsd_lr(t, base_lr, t_initial, decay_t, lr_min=0.0, stable_fn='constant'
 
 
 # =============================================================================
+# Papers: LLM-era schedules (step = the 0-based count of updates already applied)
+# =============================================================================
+
+
+def hagele_wsd_lr(step, lr, n_iterations, n_warmup, final_lr_factor=0.0, init_div_factor=100,
+                  fract_decay=0.1, decay_type="linear"):
+    """Hägele et al. 2024's WSD ("constant LR + cooldown"): ``lr * wsd_schedule(...)(step)``.
+
+    Source: epfml/schedules-and-scaling ``src/optim/utils.py``, function
+    ``wsd_schedule`` at commit 6e8b7f952420c928cc09a0e4bda9678e2bf42e5f, read in
+    a verbatim copy that cites that commit (the copy's ``LambdaLR`` passes the
+    0-based step). The cooldown is ``int(fract_decay * n_iterations)`` steps at
+    the end of the run; the warmup, counted inside the run, starts at
+    ``1 / init_div_factor``. Only the decay types jaxlr maps are transcribed:
+    ``linear``, ``cosine``, ``sqrt`` (1-sqrt) and ``square`` (``1 - p**2``).
+    """
+    n_anneal_steps = int(fract_decay * n_iterations)
+    n_hold = n_iterations - n_anneal_steps
+    if step < n_warmup:
+        factor = (step / n_warmup) + (1 - step / n_warmup) / init_div_factor
+    elif step < n_hold:
+        factor = 1.0
+    elif step < n_iterations:
+        progress = (step - n_hold) / n_anneal_steps
+        if decay_type == "linear":
+            factor = final_lr_factor + (1 - final_lr_factor) * (1 - progress)
+        elif decay_type == "cosine":
+            factor = final_lr_factor + (1 - final_lr_factor) * (1 + math.cos(math.pi * progress)) * 0.5
+        elif decay_type == "sqrt":
+            factor = final_lr_factor + (1 - final_lr_factor) * (1 - math.sqrt(progress))
+        elif decay_type == "square":
+            factor = final_lr_factor + (1 - final_lr_factor) * (1 - progress ** 2)
+        else:
+            raise ValueError(decay_type)
+    else:
+        factor = final_lr_factor
+    return lr * factor
+
+
+def bergsma_d2z_lr(step, peak_lr, total_steps, warmup_steps):
+    """Bergsma et al. 2025's linear decay to zero ("D2Z"), from the paper's description:
+    a linear warmup from 0 to the peak over ``warmup_steps``, then a linear decay to 0
+    at ``total_steps`` (the end of training), 0 after."""
+    if step < warmup_steps:
+        return peak_lr * step / warmup_steps
+    if step >= total_steps:
+        return 0.0
+    return peak_lr * (total_steps - step) / (total_steps - warmup_steps)
+
+
+def shen_power_lr(step, lr_max, batch_size, sequence_length, a, b, warmup_steps,
+                  total_steps=None, decay_steps=0):
+    """Shen et al. 2024's Power scheduler, with ``n = step * batch_size * sequence_length``
+    tokens: ``eta_power(n) = min(lr_max, batch_size * a * n**b)``;
+    ``n / N_warmup * eta_power(N_warmup)`` during the warmup, ``eta_power(n)`` until
+    ``N - N_decay``, then ``f * eta_power(N - N_decay)`` with the exponential decay of
+    IBM dolomite-engine (``dolomite_engine/optimization/scheduler.py``,
+    ``ExponentialScheduler``, ``_exponential(a=(1 - r) e/(e - 1), b=(r e - 1)/(e - 1),
+    t=N_decay, x)`` with ``lr_decay_factor r = 0``), which reaches 0 at ``N``.
+    Defined for ``step <= total_steps`` (training ends there)."""
+    tokens_per_step = batch_size * sequence_length
+
+    def power(tokens):
+        if tokens == 0:
+            return lr_max if b < 0 else min(lr_max, batch_size * a)
+        return min(lr_max, batch_size * a * tokens ** b)
+
+    def exponential(x, t):
+        r = 0.0
+        coef = (1 - r) * math.e / (math.e - 1)
+        offset = (r * math.e - 1) / (math.e - 1)
+        return coef * math.exp(-x / t) + offset
+
+    if step < warmup_steps:
+        return step / warmup_steps * power(warmup_steps * tokens_per_step)
+    if total_steps is None or step <= total_steps - decay_steps:
+        return power(step * tokens_per_step)
+    start = total_steps - decay_steps
+    return exponential(step - start, decay_steps) * power(start * tokens_per_step)
+
+
+# =============================================================================
 # Helpers
 # =============================================================================
 

@@ -854,8 +854,9 @@ def test_timm_wsd_rsqrt_stable(x64, decay_fn, stable_timescale):
     ``base (1 + t_s / tau)^-1/2`` times the decay factor: ``warmup(multiply(
     inverse_sqrt(base_lr, tau), warmup_stable_decay(1, 0, t_initial - decay_t,
     decay_t, decay=decay_fn)), W, warmup_lr_init)`` (``tau`` defaults to ``W``).
-    With ``lr_min > 0`` timm's ``lr_min + (stable - lr_min) * decay`` is a sum,
-    not expressible with jaxlr's combinators."""
+    With ``lr_min > 0`` timm's ``lr_min + (max(stable, lr_min) - lr_min) * decay`` is
+    ``add(constant(lr_min), multiply(clip(add(stable, constant(-lr_min)), 0), decay))``:
+    ``tests/test_timm.py::timm_wsd``, checked against timm's class."""
     t_initial, decay_t, warmup_t, warmup_init = 80, 30, 10, 1e-4
     tau = warmup_t if stable_timescale is None else stable_timescale
     n = 3 * (t_initial + warmup_t)
@@ -866,3 +867,87 @@ def test_timm_wsd_rsqrt_stable(x64, decay_fn, stable_timescale):
                  stable_timescale=stable_timescale, decay_fn=decay_fn, warmup_t=warmup_t,
                  warmup_lr_init=warmup_init)
     assert_matches("timm", evaluate(schedule, n), ref, f"wsd rsqrt{(decay_fn, stable_timescale)}")
+
+
+# =============================================================================
+# Papers: D2Z (Bergsma et al. 2025), WSD cooldown (Hägele et al. 2024), Power (Shen et al. 2024)
+# =============================================================================
+
+PAPER_DRAWS = 12  # per test
+
+
+def _paper_rng(name):
+    return np.random.default_rng([ord(c) for c in name])
+
+
+def test_bergsma_d2z(x64):
+    """Linear warmup then linear decay to zero at the end of the run ==
+    ``linear_decay_to_zero(v, T, W)``, on random ``T`` (1 to 400), ``W`` in ``[0, T]``
+    (0 and ``T`` included), past ``T``."""
+    rng = _paper_rng("d2z")
+    for k in range(PAPER_DRAWS):
+        peak = float(10 ** rng.uniform(-5, 0))
+        total = int(rng.integers(1, 400))
+        warmup_steps = [0, total][k % 2] if k < 2 else int(rng.integers(0, total + 1))
+        n = total + 20
+        ours = evaluate(jaxlr.linear_decay_to_zero(peak, total, warmup_steps), n)
+        ref = oracle(reference.bergsma_d2z_lr, n, peak, total, warmup_steps)
+        assert_matches("papers", ours, ref, f"D2Z{(peak, total, warmup_steps)}")
+
+
+HAGELE_DECAYS = {"linear": dict(decay="linear"), "cosine": dict(decay="cosine"),
+                 "sqrt": dict(decay="1-sqrt"), "square": dict(decay="power", decay_power=2.0)}
+
+
+def test_hagele_wsd(x64):
+    """Hägele et al.'s ``wsd_schedule(T, W, final_lr_factor=r, init_div_factor=q,
+    fract_decay=f, decay_type)`` (their code: a cooldown of ``D = int(f T)`` steps) ==
+    ``warmup_stable_cooldown(v, T, W, cooldown_fraction=D / T, decay, end_value=r v,
+    init_value=v / q)``; ``decay_type='linear'`` is the trapezoid."""
+    rng = _paper_rng("hagele")
+    for k in range(PAPER_DRAWS):
+        lr = float(10 ** rng.uniform(-5, 0))
+        total = int(rng.integers(2, 400))
+        fraction = float(rng.choice([0.2, 0.1, rng.uniform(0, 1)]))
+        cooldown = int(fraction * total)
+        warmup_steps = int(rng.integers(0, total - cooldown + 1))
+        final = 0.0 if rng.random() < 0.5 else float(rng.uniform(0, 0.5))
+        div = 100.0 if rng.random() < 0.5 else float(10 ** rng.uniform(0, 3))
+        decay_type = list(HAGELE_DECAYS)[k % len(HAGELE_DECAYS)]
+        n = total + 20
+        ours = evaluate(jaxlr.warmup_stable_cooldown(
+            lr, total, warmup_steps, cooldown_fraction=cooldown / total, end_value=final * lr,
+            init_value=lr / div, **HAGELE_DECAYS[decay_type]), n)
+        ref = oracle(reference.hagele_wsd_lr, n, lr, total, warmup_steps, final, div, fraction,
+                     decay_type)
+        assert_matches("papers", ours, ref,
+                       f"Hägele WSD{(lr, total, warmup_steps, final, div, fraction, decay_type)}")
+
+
+def test_shen_power_scheduler(x64):
+    """Shen et al.'s Power scheduler (``min(eta_max, beta a n^b)`` of the ``n = t beta ell``
+    tokens seen, linear warmup to its value at ``W``, exponential decay to 0 over the last
+    ``D`` of ``N`` steps) == ``power_scheduler(eta_max, W, beta, ell, a, b, N, D)``, with
+    the paper's ``a = 4.6, b = -0.51, eta_max = 0.02`` and at random, with and without
+    the decay (compared up to ``N``, where training ends)."""
+    rng = _paper_rng("power")
+    for k in range(PAPER_DRAWS):
+        paper = k < 3
+        kw = dict(lr_max=0.02 if paper else float(10 ** rng.uniform(-4, 0)),
+                  batch_size=float(rng.choice([256, 1024])) if paper else float(
+                      10 ** rng.uniform(0, 3.5)),
+                  sequence_length=4096.0 if paper else float(10 ** rng.uniform(0, 4)),
+                  a=4.6 if paper else float(10 ** rng.uniform(-1, 1.5)),
+                  b=-0.51 if paper else -float(rng.uniform(0.05, 1.2)),
+                  warmup_steps=int(rng.integers(0, 200)))
+        if k % 3 == 2:
+            total, decay_steps, n = None, 0, kw["warmup_steps"] + 400
+        else:
+            total = kw["warmup_steps"] + int(rng.integers(1, 500))
+            decay_steps = int(rng.integers(0, total - kw["warmup_steps"] + 1))
+            n = total + 1
+        ours = jaxlr.power_scheduler(kw["lr_max"], kw["warmup_steps"], kw["batch_size"],
+                                     kw["sequence_length"], kw["a"], kw["b"],
+                                     total_steps=total, decay_steps=decay_steps)
+        ref = oracle(reference.shen_power_lr, n, total_steps=total, decay_steps=decay_steps, **kw)
+        assert_matches("papers", evaluate(ours, n), ref, f"Power{(kw, total, decay_steps)}")

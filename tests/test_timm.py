@@ -36,6 +36,7 @@ import math
 import sys
 import warnings
 
+import jax
 import numpy as np
 import pytest
 
@@ -411,3 +412,230 @@ def test_wsd(x64, base_lr, t_initial, decay_t, lr_min, decay_fn, warmup_t, warmu
 
     check(schedule, make, n, base_lr, t_in_epochs,
           f"WSDLRScheduler{(base_lr, t_initial, decay_t, lr_min, decay_fn, warmup_t, warmup_lr_init)}")
+
+
+
+# ---------------------------------------------------------------------------
+# Cycles with any floor and cycle decay (Cosine, Poly, Tanh), over random settings
+# ---------------------------------------------------------------------------
+
+
+def timm_cycles(shape, base_lr, t_initial, cycle_mul, cycle_decay, lr_min, cycle_limit):
+    """README's timm cycles row for any ``lr_min`` and ``cycle_decay``.
+
+    timm's cycle ``i`` runs from the decayed peak ``v g^i`` to the undecayed floor
+    ``lr_min``: ``lr_min + (v g^i - lr_min) h(tau)`` is ``v g^i h + lr_min (1 - h)``,
+    a sum of two restarts of the cycle's shape ``h``::
+
+        add(restarts(shape(v, T, 0), T, m, g), restarts(shape(0, T, lr_min), T, m))
+
+    then ``lr_min`` from the end ``S_L`` of cycle ``L`` on
+    (``join([..., constant(lr_min)], [S_L])``; no join for an unbounded ``L``).
+    ``shape(v0, T, v1)`` is the cycle from ``v0`` to ``v1``: ``cosine(v0, T, v1)``,
+    ``polynomial(v0, v1, T, p)`` or ``tanh_decay(v0, T, v1, lb, ub)``.
+    """
+    schedule = jaxlr.add(
+        jaxlr.restarts(shape(base_lr, t_initial, 0.0), t_initial, cycle_mul, cycle_decay),
+        jaxlr.restarts(shape(0.0, t_initial, lr_min), t_initial, cycle_mul))
+    if cycle_limit is None:
+        return schedule
+    return jaxlr.join([schedule, jaxlr.constant(lr_min)],
+                      [cycle_end(t_initial, cycle_mul, cycle_limit)])
+
+
+CYCLE_KINDS = {
+    # kind: (timm class, its own keyword arguments from a draw, the cycle shape)
+    "cosine": (lambda: timm_scheduler.CosineLRScheduler, lambda kw: {},
+               lambda kw: lambda v0, t, v1: jaxlr.cosine(v0, t, v1)),
+    "poly": (lambda: timm_scheduler.PolyLRScheduler, lambda kw: {"power": kw["power"]},
+             lambda kw: lambda v0, t, v1: jaxlr.polynomial(v0, v1, t, kw["power"])),
+    "tanh": (lambda: timm_scheduler.TanhLRScheduler, lambda kw: {"lb": kw["lb"], "ub": kw["ub"]},
+             lambda kw: lambda v0, t, v1: jaxlr.tanh_decay(v0, t, v1, kw["lb"], kw["ub"])),
+}
+CYCLE_DRAWS = 16  # per kind
+
+
+def _cycle_draws(kind, count):
+    """timm cycle settings at random: integer and fractional ``t_initial``, ``cycle_mul``
+    1, 2 or any value in ``(1, 3)`` (integer ``cycle_mul >= 3`` is
+    ``test_timm_cycle_start_rounding``), ``cycle_decay`` 1, below or above 1, ``lr_min`` 0
+    or up to above the base lr, ``cycle_limit`` 0 to 6 or unbounded, no warmup or either
+    warmup mode, epochs or updates."""
+    rng = np.random.default_rng([ord(c) for c in f"timm cycles {kind}"])
+    draws = []
+    for _ in range(count):
+        u = rng.random()
+        cycle_mul = 1.0 if u < 0.3 else 2.0 if u < 0.45 else float(rng.uniform(1.0, 3.0))
+        u = rng.random()
+        cycle_decay = 1.0 if u < 0.15 else float(rng.uniform(1.0, 1.5)) if u < 0.25 else float(
+            rng.uniform(0.05, 1.0))
+        base_lr = float(10 ** rng.uniform(-4, 0))
+        u = rng.random()
+        lr_min = 0.0 if u < 0.2 else base_lr * float(10 ** rng.uniform(-4, 0.3))
+        t_initial = (int(rng.integers(1, 60)) if rng.random() < 0.8
+                     else float(rng.uniform(0.5, 40.0)))
+        limit = None if rng.random() < 0.35 else int(rng.integers(0, 7))
+        u = rng.random()
+        warmup = (None if u < 0.3 else
+                  (int(rng.integers(1, 25)), base_lr * float(rng.choice([0.0, 10 ** rng.uniform(-3, 0)])),
+                   bool(u < 0.65)))
+        lb = float(rng.uniform(-10.0, 1.0))
+        draws.append(dict(base_lr=base_lr, t_initial=t_initial, cycle_mul=cycle_mul,
+                          cycle_decay=cycle_decay, lr_min=lr_min, cycle_limit=limit,
+                          warmup=warmup, t_in_epochs=bool(rng.random() < 0.5),
+                          power=float(10 ** rng.uniform(-1, 0.6)),
+                          lb=lb, ub=lb + float(10 ** rng.uniform(-1, 1.1))))
+    return draws
+
+
+@T_IN_EPOCHS
+@pytest.mark.parametrize("warmup", [None, (5, 1e-4, True), (7, 0.0, False)], ids=_warmup_id)
+@pytest.mark.parametrize("base_lr,t_initial,lr_min,lb,ub", [
+    (0.1, 100, 0.0, -7.0, 3.0), (0.037, 37, 3.7e-4, -6.0, 4.0), (1.0, 10, 1e-5, -2.0, 2.0)])
+def test_tanh_single_cycle(x64, base_lr, t_initial, lr_min, lb, ub, warmup, t_in_epochs):
+    """``TanhLRScheduler(T, lb, ub, lr_min)`` (``cycle_limit=1``) ==
+    ``join([tanh_decay(v, T, lr_min, lb, ub), constant(lr_min)], [T])`` in timm's warmup
+    (``warmup_prefix=False`` ramps to the schedule's value at ``W``: ``prefix=False``
+    without ``peak_value``). Without warmup timm's constructor sets the base lr, above
+    the lr of ``t = 0``."""
+    n = 3 * (t_initial + warmup_steps(warmup)) + 20
+    schedule = jaxlr.join([jaxlr.tanh_decay(base_lr, t_initial, lr_min, lb, ub),
+                           jaxlr.constant(lr_min)], [t_initial])
+    if warmup is not None and not warmup[2]:
+        schedule = jaxlr.warmup(schedule, warmup[0], init_value=warmup[1], prefix=False)
+    else:
+        schedule = timm_warmup(schedule, warmup, base_lr)
+
+    def make(opt, t_in_epochs):
+        return timm_scheduler.TanhLRScheduler(opt, t_initial=t_initial, lb=lb, ub=ub,
+                                              lr_min=lr_min, t_in_epochs=t_in_epochs,
+                                              **warmup_kwargs(warmup))
+
+    initial = check(schedule, make, n, base_lr, t_in_epochs,
+                    f"TanhLRScheduler{(base_lr, t_initial, lr_min, lb, ub, warmup)}",
+                    initial_is_t0=warmup is not None)
+    assert warmup is not None or initial == base_lr
+
+
+@pytest.mark.parametrize("kind", list(CYCLE_KINDS))
+def test_cycles_any_floor_random(x64, kind):
+    """timm ``CosineLRScheduler`` / ``PolyLRScheduler`` / ``TanhLRScheduler`` cycles with
+    any ``lr_min``, ``cycle_decay``, ``cycle_mul`` and ``cycle_limit`` (bounded or not),
+    in either warmup mode == ``timm_cycles`` (README's row) in timm's warmup. timm's
+    tanh warmup with ``warmup_prefix=False`` ramps to its schedule at ``warmup_t``
+    (``self._get_lr(self.warmup_t)``), not to the base lr: ``warmup(s, W, i,
+    prefix=False)``, jaxlr's default target."""
+    cls, own_kwargs, shape = CYCLE_KINDS[kind]
+    for kw in _cycle_draws(kind, CYCLE_DRAWS):
+        base_lr, t_initial, warmup = kw["base_lr"], kw["t_initial"], kw["warmup"]
+        schedule = timm_cycles(shape(kw), base_lr, t_initial, kw["cycle_mul"],
+                               kw["cycle_decay"], kw["lr_min"], kw["cycle_limit"])
+        if kind == "tanh" and warmup is not None and not warmup[2]:
+            schedule = jaxlr.warmup(schedule, warmup[0], init_value=warmup[1], prefix=False)
+        else:
+            schedule = timm_warmup(schedule, warmup, base_lr)
+        limit = 10**6 if kw["cycle_limit"] is None else kw["cycle_limit"]
+        end = cycle_end(t_initial, kw["cycle_mul"], min(limit, 12))
+        n = int(min(end, 360) + 2 * t_initial + warmup_steps(warmup) + 20)
+
+        def make(opt, t_in_epochs, kw=kw, limit=limit):
+            return cls()(opt, t_initial=kw["t_initial"], lr_min=kw["lr_min"],
+                         cycle_mul=kw["cycle_mul"], cycle_decay=kw["cycle_decay"],
+                         cycle_limit=limit, t_in_epochs=t_in_epochs,
+                         **warmup_kwargs(kw["warmup"]), **own_kwargs(kw))
+
+        # without warmup timm's constructor sets the base lr, which is the lr at t = 0
+        # unless the tanh shape starts below it ((1 - tanh(lb)) / 2 < 1) or no cycle runs
+        initial_is_t0 = warmup is not None or (kind != "tanh" and limit > 0)
+        initial = check(schedule, make, n, base_lr, kw["t_in_epochs"],
+                        f"{cls().__name__} {kw}", initial_is_t0)
+        if not initial_is_t0:
+            assert initial == base_lr, initial
+
+
+def test_timm_cycle_start_rounding():
+    """A difference kept on purpose: timm finds the cycle of ``t`` as
+    ``floor(log(1 - t/T (1 - m), m))``, which rounds below an exact cycle start for some
+    integer ``m``: with ``T = 2, m = 3`` cycle 5 starts at ``t = 242`` (``1 + 242/2 * 2 =
+    243 = 3**5``, ``math.log(243, 3) = 4.999...``), and timm gives the end of cycle 4
+    (``lr_min``) there, one step late. jaxlr restarts at every exact cycle start."""
+    kwargs = dict(t_initial=2, lr_min=1e-3, cycle_mul=3.0, cycle_limit=10**6)
+    _, lrs = timm_lrs(lambda opt, e: timm_scheduler.CosineLRScheduler(opt, t_in_epochs=e,
+                                                                      **kwargs), 250, 0.1)
+    assert math.log(243, 3) < 5
+    assert lrs[242] == pytest.approx(1e-3) and lrs[80] == pytest.approx(0.1)  # 80 = S_4
+    with jax.enable_x64(True):
+        ours = evaluate(timm_cycles(lambda v0, t, v1: jaxlr.cosine(v0, t, v1), 0.1, 2, 3.0, 1.0,
+                                    1e-3, None), 250)
+    assert ours[242] == pytest.approx(0.1)
+    mask = np.arange(250) != 242
+    assert_matches(LIBRARY, ours[mask], lrs[mask], "CosineLRScheduler T=2, m=3 off the start")
+
+
+# ---------------------------------------------------------------------------
+# WSDLRScheduler: every decay_fn and stable_fn, over random settings
+# ---------------------------------------------------------------------------
+
+WSD_DRAWS = 24
+
+
+def timm_wsd(base_lr, t_initial, decay_t, lr_min, decay_fn, decay_power, decay_ratio,
+             warmup_t, warmup_lr_init, stable_fn="constant", stable_timescale=None,
+             stable_power=0.5):
+    """README's timm WSD rows. ``stable_fn='constant'``: ``warmup_stable_decay(v, W, T - d,
+    d, lr_min, decay_fn, init_value=i, decay_power=k, decay_ratio=r)``. ``rsqrt``/``power``
+    (``s(t) = v (1 + t/tau)^-p``, ``p = 1/2`` for ``rsqrt``, ``tau`` defaulting to ``W``):
+    timm's ``lr_min + (max(s, lr_min) - lr_min) f`` is ``lr_min + max(s - lr_min, 0) f``::
+
+        s = shift(power_law(v tau**p, -p, v), -tau)
+        f = warmup_stable_decay(1, 0, T - d, d, 0, decay_fn, decay_power=k, decay_ratio=r)
+        warmup(add(constant(lr_min), multiply(clip(add(s, constant(-lr_min)), 0), f)), W, i)
+    """
+    if stable_fn == "constant":
+        return jaxlr.warmup_stable_decay(base_lr, warmup_t, t_initial - decay_t, decay_t,
+                                         end_value=lr_min, decay=decay_fn,
+                                         init_value=warmup_lr_init, decay_power=decay_power,
+                                         decay_ratio=decay_ratio)
+    tau = warmup_t if stable_timescale is None else stable_timescale
+    p = 0.5 if stable_fn == "rsqrt" else stable_power
+    stable = jaxlr.shift(jaxlr.power_law(base_lr * tau**p, -p, base_lr), -tau)
+    factor = jaxlr.warmup_stable_decay(1.0, 0, t_initial - decay_t, decay_t, decay=decay_fn,
+                                       decay_power=decay_power, decay_ratio=decay_ratio)
+    above = jaxlr.clip(jaxlr.add(stable, jaxlr.constant(-lr_min)), min_value=0.0)
+    return jaxlr.warmup(jaxlr.add(jaxlr.constant(lr_min), jaxlr.multiply(above, factor)),
+                        warmup_t, init_value=warmup_lr_init)
+
+
+@pytest.mark.skipif(not hasattr(timm_scheduler, "WSDLRScheduler"),
+                    reason="this timm has no WSDLRScheduler")
+def test_wsd_random(x64):
+    """timm ``WSDLRScheduler`` with every ``decay_fn`` (``power``: ``decay_power``,
+    ``exp``: ``decay_ratio``) and ``stable_fn``, random lengths, ``lr_min`` and warmup
+    == ``timm_wsd`` (README's rows), epochs or updates."""
+    rng = np.random.default_rng([ord(c) for c in "timm wsd"])
+    for _ in range(WSD_DRAWS):
+        base_lr = float(10 ** rng.uniform(-4, 0))
+        t_initial = int(rng.integers(1, 200))
+        decay_t = int(rng.integers(1, t_initial + 1))
+        warmup_t = int(rng.integers(0, 30)) if rng.random() < 0.8 else 0
+        stable_fn = str(rng.choice(["constant", "constant", "rsqrt", "power"]))
+        timescale = None
+        if stable_fn != "constant" and (warmup_t == 0 or rng.random() < 0.4):
+            timescale = float(10 ** rng.uniform(-1, 2.5))
+        kw = dict(
+            t_initial=t_initial, decay_t=decay_t,
+            lr_min=0.0 if rng.random() < 0.25 else base_lr * float(10 ** rng.uniform(-4, -0.1)),
+            decay_fn=str(rng.choice(["linear", "cosine", "1-sqrt", "power", "exp"])),
+            decay_power=float(10 ** rng.uniform(-1.5, 1)),
+            decay_ratio=float(10 ** rng.uniform(-6, -0.001)),
+            warmup_t=warmup_t, warmup_lr_init=base_lr * float(rng.choice([0.0, 0.01, 0.5])),
+            stable_fn=stable_fn, stable_timescale=timescale,
+            stable_power=float(rng.uniform(0.05, 2.0)))
+        schedule = timm_wsd(base_lr, **kw)
+        n = 3 * (t_initial + warmup_t) + 20
+
+        def make(opt, t_in_epochs, kw=kw):
+            return timm_scheduler.WSDLRScheduler(opt, t_in_epochs=t_in_epochs, **kw)
+
+        check(schedule, make, n, base_lr, bool(rng.random() < 0.5),
+              f"WSDLRScheduler{(base_lr, kw)}")

@@ -451,6 +451,54 @@ def test_onecyclelr_momentum_defaults(x64):
     check(jaxlr.one_cycle_momentum(100), ref, "OneCycleLR(total_steps=100) momentum")
 
 
+def torch_cyclic_lrs_and_momentums(n, optimizer="sgd", **kwargs):
+    """lr and momentum of each of torch's first ``n`` updates under ``CyclicLR(**kwargs)`` with
+    its default ``cycle_momentum=True``: SGD's ``momentum`` (Adam's ``betas[0]``)."""
+    param = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    param.grad = torch.ones(1, dtype=torch.float64)
+    opt = (torch.optim.SGD([param], lr=BASE_LR) if optimizer == "sgd"
+           else torch.optim.Adam([param], lr=BASE_LR))
+    group = opt.param_groups[0]
+    lrs, momentums = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scheduler = tls.CyclicLR(opt, **kwargs)
+        for _ in range(n):
+            lrs.append(float(group["lr"]))
+            momentums.append(float(group["momentum"] if optimizer == "sgd" else group["betas"][0]))
+            opt.step()
+            scheduler.step()
+    return np.asarray(lrs), np.asarray(momentums)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_cycliclr_momentum(x64, optimizer):
+    """CyclicLR(base_lr, max_lr, step_size_up, step_size_down, mode, gamma, base_momentum,
+    max_momentum) cycles SGD's momentum (Adam's beta1) inversely to the lr ==
+    cyclic_momentum(step_size_up, step_size_down, mode, gamma, base_momentum, max_momentum),
+    over random settings (integer and fractional step sizes, every mode, either order of the
+    momenta, torch's defaults 0.8 / 0.9); its lr == cyclic(...) at the same time."""
+    rng = np.random.default_rng([ord(c) for c in f"cyclic momentum {optimizer}"])
+    for k in range(12 if optimizer == "sgd" else 4):
+        up = float(rng.integers(1, 40)) if rng.random() < 0.7 else float(rng.uniform(0.3, 30))
+        down = None if rng.random() < 0.3 else (
+            float(rng.integers(0, 40)) if rng.random() < 0.7 else float(rng.uniform(0.3, 30)))
+        mode = ["triangular", "triangular2", "exp_range"][k % 3]
+        gamma = float(1.0 - 10 ** rng.uniform(-5, -1)) if mode == "exp_range" else 1.0
+        base, top = (0.8, 0.9) if k < 3 else tuple(float(x) for x in rng.uniform(0, 1, 2))
+        base_lr, max_lr = sorted(float(x) for x in 10 ** rng.uniform(-4, 0, 2))
+        period = up + (up if down is None else down)
+        n = min(GRID_SIZE, int(4 * period) + 3)
+        ref_lr, ref_m = torch_cyclic_lrs_and_momentums(
+            n, optimizer, base_lr=base_lr, max_lr=max_lr, step_size_up=up,
+            step_size_down=down, mode=mode, gamma=gamma, base_momentum=base, max_momentum=top)
+        label = f"CyclicLR({base_lr}, {max_lr}, {up}, {down}, {mode}, {gamma}, {base}, {top})"
+        check(jaxlr.cyclic_momentum(up, down, mode, gamma, base, top), ref_m,
+              f"{label} {optimizer} momentum")
+        check(jaxlr.cyclic(base_lr, max_lr, up, down, mode, gamma), ref_lr,
+              f"{label} {optimizer} lr")
+
+
 def _tiny_regression(seed=0):
     """A 4-8-1 tanh network's initial weights and a batch of 32 (float64 numpy)."""
     rng = np.random.default_rng(seed)
