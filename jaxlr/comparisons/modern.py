@@ -59,15 +59,13 @@ def _cosine_to_zero(h, info):
 
 def _wsd(h, info):
     total = _total(info)
-    warm = h["warmup_fraction"] * total
-    cool = h["cooldown_fraction"] * total
-    return jaxlr.warmup_stable_decay(h["lr"], warm, total - warm - cool, cool, decay="1-sqrt")
+    return jaxlr.warmup_stable_cooldown(h["lr"], total, h["warmup_fraction"] * total,
+                                        h["cooldown_fraction"], decay="1-sqrt")
 
 
 def _linear_to_zero(h, info):
     total = _total(info)
-    warm = h["warmup_fraction"] * total
-    return jaxlr.warmup_stable_decay(h["lr"], warm, 0.0, total - warm)
+    return jaxlr.linear_decay_to_zero(h["lr"], total, h["warmup_fraction"] * total)
 
 
 def modern_runs(sgd, sgd_lr, sgd_hparams=None):
