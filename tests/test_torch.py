@@ -382,10 +382,11 @@ def test_onecyclelr_rise_shorter_than_one_step(x64, anneal, three_phase, total_s
                      f"three_phase={three_phase})")
 
 
-def torch_one_cycle_lrs_and_momentums(n, optimizer="sgd", **kwargs):
-    """lr and momentum of each of torch's first ``n`` updates under ``OneCycleLR(**kwargs)``
-    with its default ``cycle_momentum=True``: ``param_groups[0]["momentum"]`` for SGD
-    (whose own momentum, default 0, OneCycleLR overrides), ``["betas"][0]`` for Adam."""
+def torch_lrs_and_momentums(scheduler_cls, n, optimizer="sgd", **kwargs):
+    """lr and momentum of each of torch's first ``n`` updates under ``scheduler_cls(**kwargs)``
+    (``OneCycleLR`` or ``CyclicLR``) with its default ``cycle_momentum=True``:
+    ``param_groups[0]["momentum"]`` for SGD (whose own momentum, default 0, the scheduler
+    overrides), ``["betas"][0]`` for Adam."""
     param = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
     param.grad = torch.ones(1, dtype=torch.float64)
     opt = (torch.optim.SGD([param], lr=BASE_LR) if optimizer == "sgd"
@@ -394,7 +395,7 @@ def torch_one_cycle_lrs_and_momentums(n, optimizer="sgd", **kwargs):
     lrs, momentums = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        scheduler = tls.OneCycleLR(opt, **kwargs)
+        scheduler = scheduler_cls(opt, **kwargs)
         for _ in range(n):
             lrs.append(float(group["lr"]))
             momentums.append(float(group["momentum"] if optimizer == "sgd" else group["betas"][0]))
@@ -435,8 +436,8 @@ def test_onecyclelr_momentum(x64, anneal, three_phase, optimizer):
     seed = [ord(c) for c in f"{anneal} {three_phase} {optimizer}"]
     for kw in _one_cycle_momentum_draws(seed, 16 if optimizer == "sgd" else 6):
         total, pct = kw["total_steps"], kw["pct_start"]
-        ref_lr, ref_m = torch_one_cycle_lrs_and_momentums(
-            total, optimizer, anneal_strategy=anneal, three_phase=three_phase, **kw)
+        ref_lr, ref_m = torch_lrs_and_momentums(
+            tls.OneCycleLR, total, optimizer, anneal_strategy=anneal, three_phase=three_phase, **kw)
         label = f"OneCycleLR({kw}, {anneal}, three_phase={three_phase}) {optimizer}"
         momentum = jaxlr.one_cycle_momentum(total, pct, kw["base_momentum"], kw["max_momentum"],
                                             anneal=anneal, three_phase=three_phase)
@@ -447,28 +448,8 @@ def test_onecyclelr_momentum(x64, anneal, three_phase, optimizer):
 
 def test_onecyclelr_momentum_defaults(x64):
     """OneCycleLR's default momentum (0.85, 0.95, cos, two phases) == one_cycle_momentum(T)."""
-    _, ref = torch_one_cycle_lrs_and_momentums(100, max_lr=0.1, total_steps=100)
+    _, ref = torch_lrs_and_momentums(tls.OneCycleLR, 100, max_lr=0.1, total_steps=100)
     check(jaxlr.one_cycle_momentum(100), ref, "OneCycleLR(total_steps=100) momentum")
-
-
-def torch_cyclic_lrs_and_momentums(n, optimizer="sgd", **kwargs):
-    """lr and momentum of each of torch's first ``n`` updates under ``CyclicLR(**kwargs)`` with
-    its default ``cycle_momentum=True``: SGD's ``momentum`` (Adam's ``betas[0]``)."""
-    param = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
-    param.grad = torch.ones(1, dtype=torch.float64)
-    opt = (torch.optim.SGD([param], lr=BASE_LR) if optimizer == "sgd"
-           else torch.optim.Adam([param], lr=BASE_LR))
-    group = opt.param_groups[0]
-    lrs, momentums = [], []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        scheduler = tls.CyclicLR(opt, **kwargs)
-        for _ in range(n):
-            lrs.append(float(group["lr"]))
-            momentums.append(float(group["momentum"] if optimizer == "sgd" else group["betas"][0]))
-            opt.step()
-            scheduler.step()
-    return np.asarray(lrs), np.asarray(momentums)
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
@@ -489,8 +470,8 @@ def test_cycliclr_momentum(x64, optimizer):
         base_lr, max_lr = sorted(float(x) for x in 10 ** rng.uniform(-4, 0, 2))
         period = up + (up if down is None else down)
         n = min(GRID_SIZE, int(4 * period) + 3)
-        ref_lr, ref_m = torch_cyclic_lrs_and_momentums(
-            n, optimizer, base_lr=base_lr, max_lr=max_lr, step_size_up=up,
+        ref_lr, ref_m = torch_lrs_and_momentums(
+            tls.CyclicLR, n, optimizer, base_lr=base_lr, max_lr=max_lr, step_size_up=up,
             step_size_down=down, mode=mode, gamma=gamma, base_momentum=base, max_momentum=top)
         label = f"CyclicLR({base_lr}, {max_lr}, {up}, {down}, {mode}, {gamma}, {base}, {top})"
         check(jaxlr.cyclic_momentum(up, down, mode, gamma, base, top), ref_m,
