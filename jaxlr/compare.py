@@ -400,7 +400,10 @@ def _modern_markdown(comparison, histories, wall, reference, modern, split):
     lines = ["## Modern optimizers and schedules", ""]
     if best_label is not None:
         bm, bsd, bn = mean_sd_n(best_label)
-        lines += [f"Held against the reference run with the best mean final {split} accuracy, "
+        which = ("the reference run" if len(reference) == len(comparison.runs) else
+                 f"the reference run (of the {len(reference)} of {len(comparison.runs)} "
+                 "trained here)")
+        lines += [f"Held against {which} with the best mean final {split} accuracy, "
                   f"**{best_label}** ({_fmt(_summary(histories[best_label])[0])}). "
                   "Difference: the modern run's mean minus that run's, ± the standard error "
                   "of the difference, sqrt(s1²/n1 + s2²/n2); \"beats\" when the difference "
