@@ -385,56 +385,63 @@ def _diverged(epochs):
     return ", ".join(f"epoch {e}" for e in epochs) or "no"
 
 
+def _final_stats(histories):
+    """Mean, sample standard deviation (0 for one seed) and count of the finite final accs."""
+    final = _summary(histories)[0]
+    final = final[np.isfinite(final)]
+    return (final.mean() if len(final) else np.nan,
+            final.std(ddof=1) if len(final) > 1 else 0.0, len(final))
+
+
+def _versus(stats, best):
+    """The difference of two runs' mean final accs, and its standard error."""
+    (m, sd, n), (bm, bsd, bn) = stats, best
+    return m - bm, float(np.sqrt(sd ** 2 / n + bsd ** 2 / bn))
+
+
+def _verdict(d, se):
+    word = ("beats" if d > 0 else "behind") + (" clearly" if abs(d) > 2 * se > 0 else "")
+    return f"{word}: {d:+.4f} ± {se:.4f}" if se > 0 else f"{word}: {d:+.4f}"
+
+
 def _modern_markdown(comparison, histories, wall, reference, modern, split):
     """The modern rows, each held against the reference run with the best mean final acc."""
-    def mean_sd_n(label):
-        final = _summary(histories[label])[0]
-        final = final[np.isfinite(final)]
-        sd = final.std(ddof=1) if len(final) > 1 else np.nan
-        return (final.mean() if len(final) else np.nan), sd, len(final)
-
-    scored = [(mean_sd_n(label)[0], label) for label in reference]
-    scored = [(m, label) for m, label in scored if np.isfinite(m)]
-    best_label = max(scored)[1] if scored else None
+    stats = {label: _final_stats(histories[label]) for label in (*reference, *modern)}
+    scored = [label for label in reference if np.isfinite(stats[label][0])]
+    best = max(scored, key=lambda label: stats[label][0]) if scored else None
     runs = {r.label: r for r in comparison.modern_runs}
     lines = ["## Modern optimizers and schedules", ""]
-    if best_label is not None:
-        bm, bsd, bn = mean_sd_n(best_label)
+    if best is not None:
         which = ("the reference run" if len(reference) == len(comparison.runs) else
                  f"the reference run (of the {len(reference)} of {len(comparison.runs)} "
                  "trained here)")
         lines += [f"Held against {which} with the best mean final {split} accuracy, "
-                  f"**{best_label}** ({_fmt(_summary(histories[best_label])[0])}). "
+                  f"**{best}** ({_fmt(_summary(histories[best])[0])}). "
                   "Difference: the modern run's mean minus that run's, ± the standard error "
                   "of the difference, sqrt(s1²/n1 + s2²/n2); \"beats\" when the difference "
                   "is positive, \"clearly\" when it is more than twice its standard error.",
                   ""]
     lines += [f"| run | settings | final {split} acc | best {split} acc | diverged | "
-              f"wall (s) | vs {best_label or 'best reference run'} |",
+              f"wall (s) | vs {best or 'best reference run'} |",
               "| --- | --- | ---: | ---: | --- | ---: | --- |"]
-    verdicts = []
+    ahead = []
     for label in modern:
-        final, best, diverged = _summary(histories[label])
-        versus = "—"
-        if best_label is not None:
-            m, sd, n = mean_sd_n(label)
-            if np.isfinite(m):
-                d = m - bm
-                se = np.sqrt((sd ** 2 / n if n > 1 else 0.0) + (bsd ** 2 / bn if bn > 1 else 0.0))
-                word = ("beats" if d > 0 else "behind") + (" clearly" if abs(d) > 2 * se > 0
-                                                           else "")
-                versus = f"{word}: {d:+.4f} ± {se:.4f}" if se > 0 else f"{word}: {d:+.4f}"
-                verdicts.append((d, label, versus))
-            else:
-                versus = "no finite result"
-        lines.append(f"| {label} | {runs[label].description} | {_fmt(final)} | {_fmt(best)} | "
-                     f"{_diverged(diverged)} | {wall[label]:.1f} | {versus} |")
+        final, best_acc, diverged = _summary(histories[label])
+        versus = "—" if best is None else "no finite result"
+        if best is not None and np.isfinite(stats[label][0]):
+            d, se = _versus(stats[label], stats[best])
+            versus = _verdict(d, se)
+            if d > 0:
+                ahead.append((d, label, se))
+        lines.append(f"| {label} | {runs[label].description} | {_fmt(final)} | "
+                     f"{_fmt(best_acc)} | {_diverged(diverged)} | {wall[label]:.1f} | "
+                     f"{versus} |")
     lines.append("")
-    winners = [f"{label} ({versus.split(': ', 1)[1]})" for d, label, versus in sorted(
-        verdicts, reverse=True) if d > 0]
-    if best_label is not None:
-        lines += [("Beat " + best_label + ": " + ", ".join(winners) + "." if winners else
-                   f"None of these beat {best_label}."), ""]
+    if best is not None:
+        winners = [f"{label} ({d:+.4f} ± {se:.4f})" for d, label, se in sorted(ahead,
+                                                                               reverse=True)]
+        lines += [f"Beat {best}: {', '.join(winners)}." if winners else
+                  f"None of these beat {best}.", ""]
     lines += ["Settings and their sources: "
               + "; ".join(f"{label}: {runs[label].source}" for label in modern
                           if runs[label].source) + ".", ""]

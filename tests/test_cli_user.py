@@ -171,11 +171,17 @@ def test_other_failures_are_one_line_naming_the_file(tmp_path):
     assert status == 1 and "Traceback" in err and "the task's own bug" in err
 
 
+def _default_sigint():
+    # a child of a shell job started in the background inherits an ignored SIGINT, and
+    # Python then never raises KeyboardInterrupt: give the command a terminal's default
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_says_what_was_saved_and_the_rerun_what_is_reused(tmp_path):
     args = [sys.executable, "-m", "jaxlr.cli", "compare", "ionosphere", "--runs", "reference",
             "--out", "out", "--no-progress"]
     proc = subprocess.Popen(args, cwd=tmp_path, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, preexec_fn=_default_sigint)
     store = tmp_path / "out" / "store"
     deadline = time.time() + 240
     while not list(store.glob("*.run")) and proc.poll() is None and time.time() < deadline:
@@ -201,7 +207,8 @@ def test_ctrl_c_as_soon_as_a_sweep_starts(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "jaxlr.cli", "sweep", "ionosphere", "--lr",
                              "1e-3:1:log:8", "--seeds", "2", "--out", "out", "--no-progress"],
                             cwd=tmp_path, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            preexec_fn=_default_sigint)
     plan = proc.stdout.readline()  # printed when the work starts
     assert plan.startswith("ionosphere: 8 configs x 2 seeds 7-8 = 16 runs, 50 epochs each")
     proc.send_signal(signal.SIGINT)
