@@ -2,7 +2,8 @@
 
 Same model (d2l's modern LeNet), same batch (256), same data (real
 Fashion-MNIST in memory, reshuffled every epoch), plain SGD, on this machine.
-jaxlr: its Trainer (one jitted step per dispatch on CPU), with the default
+jaxlr: its Trainer's program, the engine's loop (one jitted step per dispatch on
+CPU, one scanned epoch on accelerators), with the default
 lowering of convolutions and pools (``shifted`` on CPU, see ``jaxlr._layers``)
 and with XLA's own (``xla``, what plain Flax would run). PyTorch: d2l's loop
 (``zero_grad, forward, loss, backward, step``) over in-memory tensors, no
@@ -36,23 +37,34 @@ def matmul_flops(n=1024, repeats=20):
 
 
 def jaxlr_images_per_second(ds, epochs, lowering):
+    """Training images/s of the engine's LeNet step, in the loop the engine runs here
+    (``dispatch``: one jitted step per call on CPU; ``scan``: one scanned epoch on
+    accelerators); evaluation not timed (PyTorch's loop has none); a warm-up epoch first."""
     cfg = train.TrainConfig(model="lenet", epochs=1 + epochs, batch_size=256, optimizer="sgd",
                             lowering=lowering)
     trainer = train.make_train(cfg, ds)
     prog = train.program(trainer)  # the jitted pieces the engine's driver runs
+    steps = jnp.arange(trainer.steps_per_epoch, dtype=jnp.int32)
+    scanned = jax.jit(lambda s: jax.lax.scan(trainer.step, trainer.begin_epoch(s), steps),
+                      donate_argnums=0)
     state = prog.init({"lr": jnp.float32(0.1)}, jax.random.PRNGKey(0))
     seconds = []
     for e in range(1 + epochs):
         start = time.perf_counter()
-        state = prog.begin_epoch(state)
-        for i in range(trainer.steps_per_epoch):
-            state, _ = prog.step(state, jnp.int32(i))
-        jax.block_until_ready(state.params)
+        if trainer.loop == "scan":
+            state, metrics = scanned(state)
+        else:
+            state, metrics = prog.begin_epoch(state)
+            for i in range(trainer.steps_per_epoch):
+                state, metrics = prog.step_into(state, metrics, jnp.int32(i))
+        jax.block_until_ready((state.params, metrics))
+        state = state.replace(epoch=state.epoch + 1)
         seconds.append(time.perf_counter() - start)
     return len(ds.x_train) * epochs / sum(seconds[1:])
 
 
-def torch_images_per_second(ds, epochs):
+def torch_images_per_second(ds, epochs, device="cpu"):
+    """d2l's PyTorch loop on ``device`` (data held there): ``(images/s, version, threads)``."""
     import torch
     from torch import nn
 
@@ -60,21 +72,25 @@ def torch_images_per_second(ds, epochs):
     net = nn.Sequential(
         nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
         nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),
-        nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+        nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, 10)).to(device)
     trainer = torch.optim.SGD(net.parameters(), lr=0.1)
     loss = nn.CrossEntropyLoss()
-    x = torch.from_numpy(ds.x_train.transpose(0, 3, 1, 2).copy())
-    y = torch.from_numpy(ds.y_train.astype(np.int64))
+    x = torch.from_numpy(ds.x_train.transpose(0, 3, 1, 2).copy()).to(device)
+    y = torch.from_numpy(ds.y_train.astype(np.int64)).to(device)
+    sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
     seconds = []
     for _ in range(1 + epochs):
+        sync()
         start = time.perf_counter()
-        order = torch.randperm(len(x))
+        order = torch.randperm(len(x), device=device)
         for i in range(0, len(x), 256):
             idx = order[i:i + 256]
             trainer.zero_grad()
             l = loss(net(x[idx]), y[idx])
             l.backward()
             trainer.step()
+        sync()
         seconds.append(time.perf_counter() - start)
     return len(x) * epochs / sum(seconds[1:]), torch.__version__, torch.get_num_threads()
 

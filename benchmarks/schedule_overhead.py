@@ -46,37 +46,41 @@ def make_step(model, tx):
     return step
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
+def measure(steps=100, repeats=5, names=tuple(SCHEDULES)):
+    """Median ms per LeNet step for each schedule named, interleaved: ``{name: ms}``."""
     model = make_model("lenet", 10)
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.random((256, 28, 28, 1), np.float32))
     y = jnp.asarray(rng.integers(0, 10, 256))
     params0 = model.init(jax.random.PRNGKey(0), x[:1])
-    steps = {}
-    for name, build in SCHEDULES.items():
-        tx = optax.sgd(build())
-        steps[name] = (make_step(model, tx), tx.init(params0))
-        jax.block_until_ready(steps[name][0](params0, steps[name][1], x, y))  # compile
-    times = {name: [] for name in steps}
-    for _ in range(args.repeats):  # interleaved, so drift hits every schedule alike
-        for name, (step, opt_state) in steps.items():
+    compiled = {}
+    for name in names:
+        tx = optax.sgd(SCHEDULES[name]())
+        compiled[name] = (make_step(model, tx), tx.init(params0))
+        jax.block_until_ready(compiled[name][0](params0, compiled[name][1], x, y))  # compile
+    times = {name: [] for name in compiled}
+    for _ in range(repeats):  # interleaved, so drift hits every schedule alike
+        for name, (step, opt_state) in compiled.items():
             params, state = params0, opt_state
             start = time.perf_counter()
-            for _ in range(args.steps):
+            for _ in range(steps):
                 params, state = step(params, state, x, y)
             jax.block_until_ready(params)
-            times[name].append((time.perf_counter() - start) / args.steps * 1e3)
-    base = statistics.median(times["constant"])
+            times[name].append((time.perf_counter() - start) / steps * 1e3)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    ms = measure(args.steps, args.repeats)
     print(f"jax {jax.__version__}, device {jax.devices()[0]}, LeNet batch 256, "
           f"{args.steps} steps x {args.repeats} repeats (median)")
     print(f"{'schedule':<16} {'ms/step':>8} {'vs constant':>12}")
-    for name, t in times.items():
-        m = statistics.median(t)
-        print(f"{name:<16} {m:>8.2f} {m / base:>11.3f}x")
+    for name, m in ms.items():
+        print(f"{name:<16} {m:>8.2f} {m / ms['constant']:>11.3f}x")
 
 
 if __name__ == "__main__":

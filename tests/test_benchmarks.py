@@ -1,0 +1,62 @@
+"""The accelerator suite runs, seconds-sized, on any machine (``--tiny``), so it is
+ready the day a GPU is lent; its figures come from the full run on one."""
+
+import importlib.util
+import json
+import math
+import os
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED = pathlib.Path(os.environ.get(
+    "JAXLR_SHARED_DATA", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(not (SHARED / "fashion_mnist").is_dir(), reason="no ../shared/data")
+def test_gpu_suite_tiny_writes_its_report(tmp_path, capsys):
+    suite = _load("gpu_suite")
+    suite.main(["--tiny", "--data-dir", str(SHARED), "--out", str(tmp_path)])
+    [json_path] = tmp_path.glob("gpu_suite-*-tiny.json")
+    report = json.loads(json_path.read_text())
+    assert report["tiny"] and report["versions"]["jax"] and report["device"]
+    s = report["sections"]
+    names = report["sizes"]["d2l_schedules"]
+    for part in ("d2l_comparison", "d2l_one_program"):
+        assert s[part]["seconds"] > 0 and sorted(s[part]["final_acc"]) == sorted(names)
+    # the one-program form trains exactly the comparison's schedules, step by step
+    assert s["d2l_one_program"]["lr_max_rel_diff"] <= 1e-6
+    for a, b in zip(s["d2l_comparison"]["final_acc"].values(),
+                    s["d2l_one_program"]["final_acc"].values()):
+        assert abs(a - b) <= 0.05
+    sweep = s["lenet_sweep"]
+    assert sweep["k"] == 2 and math.isclose(
+        sweep["ratio"], sweep["sweep_images_per_s"] / sweep["one_model_images_per_s"])
+    step = s["lenet_step"]
+    assert step["jaxlr_images_per_s"] > 0
+    assert step["torch_images_per_s"] is None or step["ratio"] > 0
+    assert set(s["schedule_overhead"]) == {"constant", "wsd"}
+    md = json_path.with_suffix(".md").read_text()
+    assert "| measurement | jaxlr | peer | ratio | target | met |" in md
+    assert "tiny (a check that the suite runs, not a measurement)" in md
+    assert md in capsys.readouterr().out
+
+
+def test_epoch_table_reads_one_lr_per_epoch():
+    import jax.numpy as jnp
+
+    from jaxlr.engine.config import ScheduleInfo
+
+    suite = _load("gpu_suite")
+    info = ScheduleInfo(steps_per_epoch=3, epochs=4)
+    fn = suite.epoch_table({f"lr{e}": jnp.float32(e + 1) for e in range(4)}, info)
+    assert [float(fn(jnp.int32(t))) for t in range(14)] == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4,
+                                                            4, 4, 4]
