@@ -60,3 +60,25 @@ def test_epoch_table_reads_one_lr_per_epoch():
     fn = suite.epoch_table({f"lr{e}": jnp.float32(e + 1) for e in range(4)}, info)
     assert [float(fn(jnp.int32(t))) for t in range(14)] == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4,
                                                             4, 4, 4]
+
+
+@pytest.mark.skipif(not (SHARED / "fashion_mnist").is_dir(), reason="no ../shared/data")
+def test_common_random_numbers_experiment_runs_and_resumes(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location(
+        "crn", ROOT / "experiments" / "common_random_numbers.py")
+    crn = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(crn)
+    args = ["--data-dir", str(SHARED), "--seeds", "2", "--epochs", "1", "--max-train", "512",
+            "--max-eval", "256", "--out", str(tmp_path), "--no-progress"]
+    crn.main(args)
+    r = json.loads((tmp_path / "crn.json").read_text())
+    assert list(r["rows"]) == ["paired", "unpaired", "same data", "same init"]
+    assert r["rows"]["same data"]["b_seeds"] == [[2, 0], [3, 1]]
+    for row in r["rows"].values():
+        assert row["diff"] == pytest.approx([a - b for a, b in zip(r["acc_a"], row["acc_b"])])
+    md = (tmp_path / "results.md").read_text()
+    assert "| same data: 2/0, 3/1 | other | same |" in md
+    # a second call reuses every run from the store: the same numbers
+    crn.main(args)
+    again = json.loads((tmp_path / "crn.json").read_text())
+    assert again["rows"] == r["rows"] and again["acc_a"] == r["acc_a"]

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import jax
 import numpy as np
 import pytest
 
@@ -319,3 +320,57 @@ def test_sweep_file_round_trips_and_a_damaged_one_is_named(tmp_path):
     path.write_bytes(path.read_bytes()[:40])
     with pytest.raises(ValueError, match=f"{path}: not a complete jaxlr sweep file"):
         sweep.load(path)
+
+
+# -- common random numbers: the init seed and the data seed apart ----------------------------
+
+
+def test_a_seed_pair_sets_init_and_data_apart_and_s_s_is_the_seed_s():
+    hp = {"lr": 0.1, "decay": 0.0, **BASE}
+    pair = TRAINER.begin_epoch(TRAINER.init(hp, (5, 2)))
+    init_of = TRAINER.begin_epoch(TRAINER.init(hp, 5))
+    data_of = TRAINER.begin_epoch(TRAINER.init(hp, 2))
+    for a, b in zip(jax.tree_util.tree_leaves(pair.params),
+                    jax.tree_util.tree_leaves(init_of.params)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(pair.key, data_of.key)
+    np.testing.assert_array_equal(pair.order, data_of.order)
+    assert not np.array_equal(pair.order, init_of.order)
+    # (s, s) is the run of seed s, bit for bit, and the run store names them alike
+    a, b = TRAINER(hp, (3, 3)), TRAINER(hp, 3)
+    assert a.train_loss == b.train_loss and a.eval_acc == b.eval_acc
+    assert engine.key_identity((3, 3)) == engine.key_identity(3)
+    assert engine.key_identity((3, 4)) != engine.key_identity(3)
+
+
+@pytest.mark.parametrize("strategy", ["vmap", "sequential"])
+def test_members_with_one_data_seed_share_their_batches(strategy):
+    configs = sweep.grid(lr=[0.05, 0.2])
+    seeds = [(0, 0), (1, 0), 2]  # an int among pairs is the pair (2, 2)
+    r = sweep.sweep(TRAINER, configs, base={**BASE, "decay": 0.0}, seeds=seeds,
+                    strategy=strategy)
+    assert r.seeds == [(0, 0), (1, 0), 2]
+    for k, config in enumerate(r.configs):
+        for s, seed in enumerate(r.seeds):
+            single = TRAINER(config, seed)
+            np.testing.assert_allclose(r.train_loss[k, s], single.train_loss, rtol=2e-5)
+    # init 1 / data 0 differs from seed 0 (another init) and from seed 1 (other batches)
+    assert not np.allclose(r.train_loss[0, 1], r.train_loss[0, 0])
+    assert not np.allclose(r.train_loss[0, 1], TRAINER(r.configs[0], 1).train_loss)
+    csv = sweep.table_csv(r).splitlines()
+    column = csv[0].split(",").index("seed")
+    assert [line.split(",")[column] for line in csv[1:4]] == ["0/0", "1/0", "2"]
+    assert "seeds (init/data) 0/0, 1/0, 2" == sweep.seeds_text(r.seeds)
+
+
+def test_sweep_file_keeps_seed_pairs(tmp_path):
+    r = sweep.sweep(TRAINER, sweep.grid(lr=[0.1]), base={**BASE, "decay": 0.0},
+                    seeds=[(0, 1)], strategy="vmap")
+    sweep.save(r, tmp_path / "s.npz")
+    assert sweep.load(tmp_path / "s.npz").seeds == [(0, 1)]
+
+
+@pytest.mark.parametrize("seeds", [[(1, 2, 3)], [True], [(1, "a")], [0.5]])
+def test_a_bad_seed_is_named(seeds):
+    with pytest.raises(ValueError, match="a seed is an int or an \\(init, data\\) pair"):
+        sweep.sweep(TRAINER, sweep.grid(lr=[0.1]), base={**BASE, "decay": 0.0}, seeds=seeds)

@@ -35,7 +35,7 @@ import optax
 from jaxlr import plateau
 from jaxlr.engine import backend, losses
 from jaxlr.engine.config import ScheduleInfo, TrainConfig
-from jaxlr.engine.keys import raw_key
+from jaxlr.engine.keys import raw_key, split_key
 from jaxlr.engine.modules import as_model
 from jaxlr.engine.optimizers import eval_params, lr_used, make_optimizer, optimizer_arguments
 
@@ -52,7 +52,8 @@ class TrainState:
       model_state: the model's other variables (batch statistics, NNX rng
         counters); ``{}`` when it has none.
       hparams: the run's hyperparameters, float32 scalars (traced).
-      key: the run's raw uint32 key (shuffling and dropout derive from it).
+      key: the run's data key, raw uint32 (shuffling and dropout derive from it;
+        see :mod:`jaxlr.engine.keys`).
       epoch: epochs completed (int32).
       order: this epoch's example order, padded with -1 to whole batches.
       diverged_step: the first update whose loss was not finite, -1 while none.
@@ -184,10 +185,15 @@ class Trainer:
     # -- pure pieces ----------------------------------------------------------
 
     def init(self, hparams, key) -> TrainState:
-        """A fresh run: parameters from ``key``, optimizer state, the first epoch's order."""
+        """A fresh run: parameters from ``key``, optimizer state, the first epoch's order.
+
+        ``key``: an int seed, an ``(init, data)`` seed pair, or a raw key (see
+        :mod:`jaxlr.engine.keys`): the parameters come from its init part, the
+        example order and dropout from its data part.
+        """
         self.hparams_read(hparams)
         hparams = {k: jnp.asarray(v, jnp.float32) for k, v in hparams.items()}
-        init_key, run_key = jax.random.split(raw_key(key))
+        init_key, run_key = split_key(raw_key(key))
         params, model_state = self.model.init(init_key, self.x_train[:1])
         opt_state = self._optimizer(hparams).init(params)
         return TrainState(params=params, opt_state=opt_state, model_state=model_state,

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxlr.engine.keys import raw_key
+from jaxlr.engine.keys import key_identity, raw_key
 from jaxlr.engine.identity import schedule_fingerprints
 from jaxlr.engine.store import Record, as_store, to_host
 
@@ -176,15 +176,11 @@ def _postfix(bar, m):
                              "lr": f"{lo:.3g}" if lo == hi else f"{lo:.3g}..{hi:.3g}"})
 
 
-def _key_list(key):
-    return np.asarray(jax.device_get(raw_key(key))).astype(np.uint32).tolist()
-
-
 def member_identities(trainer, rows, keys):
     """The identity of each member (hyperparameters as float32, key, the lrs it uses)."""
     lrs = schedule_fingerprints(trainer, rows)
     return [{"hparams": {k: float(np.float32(v)) for k, v in sorted(r.items())},
-             "key": _key_list(key), "schedule_lrs": f} for r, key, f in zip(rows, keys, lrs)]
+             "key": key_identity(key), "schedule_lrs": f} for r, key, f in zip(rows, keys, lrs)]
 
 
 def progress_bar(total, desc, unit):
@@ -233,7 +229,8 @@ def run(trainer, hparams, key, *, progress=False, store=None, return_state=False
     Args:
       trainer: from :func:`jaxlr.engine.make_train`.
       hparams: mapping name -> number; every name must be read by the run.
-      key: an int seed, a typed key or a raw key; same key, same numbers.
+      key: an int seed, an ``(init, data)`` seed pair (:mod:`jaxlr.engine.keys`), a typed
+        key or a raw key; same key, same numbers.
       progress: show a progress bar (epoch, loss, accuracy, lr); a string is the
         bar's label (default: the config's name).
       store: a :class:`jaxlr.engine.RunStore` (or a directory): the run is saved

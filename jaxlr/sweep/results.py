@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from jaxlr._io import atomic_write_bytes
+from jaxlr.sweep.space import seed_text
 
 __all__ = ["SweepResult", "load", "member_history", "ranking_markdown", "save", "table_csv"]
 
@@ -138,6 +139,7 @@ def load(path):
             meta = json.loads(str(f["meta"]))
             metrics = {k[2:]: f[k] for k in f.files if k.startswith("m/")}
         meta["swept"] = tuple(meta["swept"])
+        meta["seeds"] = [tuple(s) if isinstance(s, list) else s for s in meta["seeds"]]
         return SweepResult(metrics=metrics, **meta)
     except (zipfile.BadZipFile, EOFError, KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{path}: not a complete jaxlr sweep file written by "
@@ -154,7 +156,7 @@ def table_csv(result, metric=None):
     diverged = result.metrics.get("diverged_step", np.full(final.shape, -1))
     for k, config in enumerate(result.configs):
         for s, seed in enumerate(result.seeds):
-            lines.append(",".join([*(f"{config[n]:.6g}" for n in names), str(seed),
+            lines.append(",".join([*(f"{config[n]:.6g}" for n in names), seed_text(seed),
                                    f"{final[k, s]:.6g}", str(int(diverged[k, s]))]))
     return "\n".join(lines) + "\n"
 

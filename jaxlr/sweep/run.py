@@ -43,7 +43,7 @@ import numpy as np
 
 from jaxlr.engine import Trainer, backend
 from jaxlr.engine.core import Recorder
-from jaxlr.engine.keys import raw_key, seed_keys
+from jaxlr.engine.keys import key_identity, seed_keys
 from jaxlr.engine.driver import (member_identities, program, progress_bar, run as run_single,
                                  run_slot, saved_progress, to_host, train_epochs)
 from jaxlr.engine.identity import callable_identity, environment
@@ -157,7 +157,13 @@ def sweep(target, configs, base=None, seeds=1, seed=0, strategy="auto", chunk_si
         :func:`grid` or :func:`log_uniform`), or a list of K dicts.
       base: hyperparameters shared by every configuration (``configs`` wins).
         Every name must be read by the run: a misspelt one is an error.
-      seeds: seeds per configuration (``seed``, ``seed + 1``, ...), or a list.
+      seeds: seeds per configuration (``seed``, ``seed + 1``, ...), or a list of
+        seeds: ints, or ``(init, data)`` pairs that set the initial parameters
+        and the data (example order, dropout) apart (:mod:`jaxlr.engine.keys`).
+        Every configuration runs with the same seeds, so members with one seed
+        index see the same batches in the same order and the same dropout
+        masks (common random numbers: differences between configurations are
+        paired, not blurred by data noise).
       seed: the first seed.
       strategy: one of ``STRATEGIES`` (see the module docstring).
       chunk_size: members per chunk for ``chunked``.
@@ -365,7 +371,7 @@ def _sweep_function(fn, swept, rows, seeds_, strategy, chunk_size, mesh, progres
         if store is not None:
             slot = store.slot("fnpart", {**ident, "strategy": strategy, "members": [
                 {"hparams": {k: float(np.float32(v)) for k, v in sorted(r.items())},
-                 "key": np.asarray(raw_key(key)).tolist()} for r, key in zip(part_rows, keys)]})
+                 "key": key_identity(key)} for r, key in zip(part_rows, keys)]})
             record = slot.load()
             if record is not None:
                 outs.append({k: v[:hi - lo] for k, v in record.arrays.items()})

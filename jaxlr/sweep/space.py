@@ -7,7 +7,7 @@ from typing import Mapping
 
 import numpy as np
 
-__all__ = ["grid", "log_uniform", "parse_values", "seed_list", "table"]
+__all__ = ["grid", "log_uniform", "parse_values", "seed_list", "seed_text", "seeds_text", "table"]
 
 
 def grid(**axes):
@@ -61,21 +61,40 @@ def table(configs, base):
     return swept, [{k: float(v) for k, v in r.items()} for r in full]
 
 
+def _seed(s):
+    """An int seed, or an ``(init, data)`` pair of ints (see :mod:`jaxlr.engine.keys`)."""
+    if isinstance(s, (tuple, list)) and len(s) == 2:
+        return tuple(_seed(x) for x in s)
+    if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+        raise ValueError(f"jaxlr.sweep: a seed is an int or an (init, data) pair of ints, "
+                         f"got {s!r}")
+    return int(s)
+
+
 def seed_list(seeds, seed=0):
-    """``seeds`` seeds from ``seed`` on, or the given list of seeds."""
+    """``seeds`` seeds from ``seed`` on, or the given list of seeds (ints, or
+    ``(init, data)`` pairs: the init seed and the data seed apart)."""
     if isinstance(seeds, (int, np.integer)):
         if seeds < 1:
             raise ValueError(f"jaxlr.sweep: seeds must be >= 1, got {seeds!r}")
         return [seed + s for s in range(int(seeds))]
-    out = [int(s) for s in seeds]
+    out = [_seed(s) for s in seeds]
     if not out:
         raise ValueError("jaxlr.sweep: seeds must not be empty")
     return out
 
 
+def seed_text(seed):
+    """``7``, or ``7/0`` for the pair (init 7, data 0)."""
+    return f"{seed[0]}/{seed[1]}" if isinstance(seed, tuple) else str(seed)
+
+
 def seeds_text(seeds):
-    """A list of seeds for people: ``seed 7``, ``seeds 7-16`` (consecutive) or ``seeds 1, 5, 9``."""
-    seeds = [int(s) for s in seeds]
+    """A list of seeds for people: ``seed 7``, ``seeds 7-16`` (consecutive),
+    ``seeds 1, 5, 9``, or with pairs ``seeds (init/data) 5/0, 6/1``."""
+    seeds = [s if isinstance(s, tuple) else int(s) for s in seeds]
+    if any(isinstance(s, tuple) for s in seeds):
+        return "seeds (init/data) " + ", ".join(map(seed_text, seeds))
     if len(seeds) == 1:
         return f"seed {seeds[0]}"
     if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
