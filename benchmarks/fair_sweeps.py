@@ -80,14 +80,19 @@ def tasks(data_dir, tiny, names=("mlp", "lenet")):
         fashion = data.subset(data.load("fashion_mnist", data_dir), 1024 if tiny else 4096,
                               256 if tiny else 2000)
         out.append(Task(f"LeNet, {len(fashion.x_train)} Fashion-MNIST images", "lenet",
-                        fashion, 256, 1 if tiny else 3, 0.3))
+                        fashion, 256, 1 if tiny else 4, 0.03))
     return out
 
 
 def warmups(task, k):
-    """K warmup lengths from 1/20 to 1/2 of the run (whole steps, at least 1)."""
-    return np.unique(np.maximum(1, np.round(np.linspace(0.05, 0.5, k) * task.total_steps)
-                                ).astype(int)).tolist() if k > 1 else [task.total_steps // 10]
+    """K distinct warmup lengths from 1 to half the run (whole steps)."""
+    if k == 1:
+        return [max(1, task.total_steps // 10)]
+    ws = np.unique(np.round(np.linspace(1, task.total_steps // 2, k)).astype(int)).tolist()
+    if len(ws) < k:
+        raise ValueError(f"fair_sweeps: {task.name} has {task.total_steps} steps, too few "
+                         f"for {k} distinct warmup lengths up to half the run")
+    return ws
 
 
 def schedule_value(task, w, t):
@@ -280,30 +285,30 @@ def main(argv=None):
     print(f"jax {jax.__version__}, optax {optax.__version__}, {torch_text}, device "
           f"{jax.devices()[0]}; seconds to all results (compilation included), mean final "
           "accuracy in brackets")
-    rows = []
-    for task in tasks(args.data_dir, args.tiny, args.tasks):
-        for k in ks:
-            ws = warmups(task, k)
-            ours = jaxlr_warmup_sweep(task, ws)
-            peer = optax_warmup_sweep(task, ws)
-            theirs = torch_warmup_sweep(task, ws) if torch is not None else None
-            rows.append(("warmup steps", task.name, len(ws), ours, peer, theirs))
-            peaks = np.geomspace(task.peak / 10, task.peak, k).tolist()
-            ours = jaxlr_peak_sweep(task, peaks)
-            peer = optax_peak_sweep(task, peaks)
-            rows.append(("peak lr", task.name, k, ours, peer, None))
-    head = (f"{'sweep':<13} {'task':<34} {'K':>3} {'jaxlr (s)':>16} {'optax (s)':>16} "
-            f"{'optax/jaxlr':>11} {'torch (s)':>16} {'torch/jaxlr':>11}")
-    print(head)
-    for what, name, k, ours, peer, theirs in rows:
-        def cell(r):
-            return f"{r[0]:7.2f} [{np.mean(r[1]):.3f}]"
+    print(f"{'sweep':<13} {'task':<34} {'K':>3} {'jaxlr (s)':>16} {'optax (s)':>16} "
+          f"{'optax/jaxlr':>11} {'torch (s)':>16} {'torch/jaxlr':>11}", flush=True)
 
+    def cell(r):
+        return f"{r[0]:7.2f} [{np.mean(r[1]):.3f}]"
+
+    def show(what, name, k, ours, peer, theirs):
         torch_cells = (f"{cell(theirs):>16} {theirs[0] / ours[0]:>10.2f}x" if theirs
                        else f"{'—':>16} {'—':>11}")
         optax_what = "1 compile/value" if what == "warmup steps" else "vmap, 1 compile"
         print(f"{what:<13} {name:<34} {k:>3} {cell(ours):>16} {cell(peer):>16} "
-              f"{peer[0] / ours[0]:>10.2f}x {torch_cells}   (optax: {optax_what})")
+              f"{peer[0] / ours[0]:>10.2f}x {torch_cells}   (optax: {optax_what})", flush=True)
+        rows.append((what, name, k, ours, peer, theirs))
+
+    rows = []
+    for task in tasks(args.data_dir, args.tiny, args.tasks):
+        for k in ks:
+            ws = warmups(task, k)
+            show("warmup steps", task.name, k, jaxlr_warmup_sweep(task, ws),
+                 optax_warmup_sweep(task, ws),
+                 torch_warmup_sweep(task, ws) if torch is not None else None)
+            peaks = np.geomspace(task.peak / 10, task.peak, k).tolist()
+            show("peak lr", task.name, k, jaxlr_peak_sweep(task, peaks),
+                 optax_peak_sweep(task, peaks), None)
     return rows
 
 
