@@ -113,3 +113,14 @@ def test_fair_sweeps_schedule_is_the_one_each_side_trains_with():
             expected = fair.schedule_value(task, w, t)
             assert float(ours(jnp.int32(t))) == pytest.approx(expected, rel=1e-5, abs=1e-7)
             assert float(theirs(jnp.int32(t))) == pytest.approx(expected, rel=1e-5, abs=1e-7)
+
+
+@pytest.mark.skipif(not (SHARED / "fashion_mnist").is_dir(), reason="no ../shared/data")
+def test_d2l_vs_torch_runs_the_same_schedules_on_both_sides():
+    d2l = _load("d2l_vs_torch")
+    ours, theirs, our_acc, their_acc = d2l.main(
+        ["--data-dir", str(SHARED), "--epochs", "1", "--max-train", "256", "--schedules",
+         "constant", "cosine+warmup"])
+    assert ours > 0 and theirs > 0
+    assert list(our_acc) == list(their_acc) == ["constant", "cosine+warmup"]
+    assert all(0 <= a <= 1 for v in [*our_acc.values(), *their_acc.values()] for a in v)
