@@ -30,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from gpu_suite import D2L_SCHEDULES, d2l_per_epoch_lrs  # noqa: E402
+from lenet_vs_torch import torch_lenet  # noqa: E402
 
 from jaxlr import compare  # noqa: E402
 from jaxlr.comparisons import COMPARISONS  # noqa: E402
@@ -64,11 +65,7 @@ def torch_side(data_dir, seeds, epochs, max_train, schedules):
         accs[label] = []
         for seed in range(seeds):
             torch.manual_seed(seed)
-            net = nn.Sequential(
-                nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
-                nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),
-                nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-                nn.Linear(84, 10))
+            net = torch_lenet()
             opt = torch.optim.SGD(net.parameters(), lr=lrs[0])
             for epoch in range(epochs):
                 for group in opt.param_groups:

@@ -35,6 +35,8 @@ Run: python benchmarks/fair_sweeps.py --data-dir ../shared/data [--ks 8 32]
 import argparse
 import dataclasses
 import math
+import pathlib
+import sys
 import time
 
 import jax
@@ -45,6 +47,10 @@ import optax
 import jaxlr
 from jaxlr import data, engine, sweep
 from jaxlr.models import make_model
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+from lenet_vs_torch import torch_lenet  # noqa: E402
 
 MOMENTUM = 0.9
 
@@ -230,10 +236,7 @@ def torch_warmup_sweep(task, ws):
     def net():
         if task.binary:
             return nn.Sequential(nn.Linear(34, 34), nn.ReLU(), nn.Linear(34, 1))
-        return nn.Sequential(
-            nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
-            nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),
-            nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+        return torch_lenet()
 
     def tensor(a):
         a = np.asarray(a)

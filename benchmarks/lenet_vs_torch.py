@@ -63,17 +63,23 @@ def jaxlr_images_per_second(ds, epochs, lowering):
     return len(ds.x_train) * epochs / sum(seconds[1:])
 
 
+def torch_lenet():
+    """d2l's modern LeNet in PyTorch (PyTorch's default initialisation)."""
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
 def torch_images_per_second(ds, epochs, device="cpu"):
     """d2l's PyTorch loop on ``device`` (data held there): ``(images/s, version, threads)``."""
     import torch
     from torch import nn
 
     torch.manual_seed(0)
-    net = nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),
-        nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-        nn.Linear(84, 10)).to(device)
+    net = torch_lenet().to(device)
     trainer = torch.optim.SGD(net.parameters(), lr=0.1)
     loss = nn.CrossEntropyLoss()
     x = torch.from_numpy(ds.x_train.transpose(0, 3, 1, 2).copy()).to(device)

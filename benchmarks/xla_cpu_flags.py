@@ -20,6 +20,10 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from lenet_vs_torch import torch_lenet  # noqa: E402
+
 OPTION_SETS = {
     "default": "",
     "oneDNN": "--xla_cpu_use_onednn=true",
@@ -70,10 +74,7 @@ def torch_rate(data_dir, steps, repeats, n_train):
     x = torch.from_numpy(ds.x_train.transpose(0, 3, 1, 2).copy())
     y = torch.from_numpy(ds.y_train.astype(np.int64))
     torch.manual_seed(0)
-    net = nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+    net = torch_lenet()
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
     loss = nn.CrossEntropyLoss()
     batches = len(x) // 256
