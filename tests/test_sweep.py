@@ -370,7 +370,12 @@ def test_sweep_file_keeps_seed_pairs(tmp_path):
     assert sweep.load(tmp_path / "s.npz").seeds == [(0, 1)]
 
 
-@pytest.mark.parametrize("seeds", [[(1, 2, 3)], [True], [(1, "a")], [0.5]])
+def test_a_raw_key_given_as_a_list_is_still_a_raw_key():
+    np.testing.assert_array_equal(engine.raw_key([0, 7]), np.array([0, 7], np.uint32))
+    assert engine.raw_key((0, 7)).shape == (2, 2)  # a tuple is an (init, data) pair
+
+
+@pytest.mark.parametrize("seeds", [[(1, 2, 3)], [True], [(1, "a")], [0.5], [((1, 2), (3, 4))]])
 def test_a_bad_seed_is_named(seeds):
     with pytest.raises(ValueError, match="a seed is an int or an \\(init, data\\) pair"):
         sweep.sweep(TRAINER, sweep.grid(lr=[0.1]), base={**BASE, "decay": 0.0}, seeds=seeds)

@@ -26,12 +26,13 @@ def _is_int(x):
 
 
 def _is_pair(x):
-    return isinstance(x, (tuple, list)) and len(x) == 2 and all(map(_is_int, x))
+    # a tuple only: a list or an array of two ints is raw key data, as before pairs existed
+    return isinstance(x, tuple) and len(x) == 2 and all(map(_is_int, x))
 
 
 def raw_key(key):
-    """A raw uint32 key from an int seed, an ``(init, data)`` seed pair, a typed key or a
-    raw key (``[2]``; a pair's ``[2, 2]``)."""
+    """A raw uint32 key from an int seed, an ``(init, data)`` seed pair (a tuple), a typed
+    key or a raw key (``[2]``; a pair's ``[2, 2]``; a list is read as raw key data)."""
     if _is_int(key):
         return jax.random.PRNGKey(int(key))
     if _is_pair(key):

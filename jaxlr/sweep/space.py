@@ -62,10 +62,13 @@ def table(configs, base):
 
 
 def _seed(s):
-    """An int seed, or an ``(init, data)`` pair of ints (see :mod:`jaxlr.engine.keys`)."""
-    if isinstance(s, (tuple, list)) and len(s) == 2:
-        return tuple(_seed(x) for x in s)
-    if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+    """An int seed, or an ``(init, data)`` pair of ints as a tuple (see :mod:`jaxlr.engine.keys`)."""
+    def is_int(x):
+        return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+    if isinstance(s, (tuple, list)) and len(s) == 2 and all(map(is_int, s)):
+        return (int(s[0]), int(s[1]))
+    if not is_int(s):
         raise ValueError(f"jaxlr.sweep: a seed is an int or an (init, data) pair of ints, "
                          f"got {s!r}")
     return int(s)
