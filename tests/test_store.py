@@ -196,6 +196,10 @@ def assert_rejected(st, path, count=1):
 
 CHANGES = {  # name -> (trainer, hparams, seed) of the first run and of the changed one
     "seed": (("base", HP, 0), ("base", HP, 1)),
+    # (init, data) seed pairs: another init over the same data, the same init over other data
+    "init_seed": (("base", HP, (0, 5)), ("base", HP, (1, 5))),
+    "data_seed": (("base", HP, (0, 5)), ("base", HP, (0, 6))),
+    "pair_vs_int": (("base", HP, 0), ("base", HP, (0, 1))),
     "schedule": (("base", HP, 0), ("cosine_schedule", HP, 0)),
     # the same builder (same code), another value in its closure
     "schedule_closure": (("base", HP, 0), ("time_based_0.1", HP, 0)),
@@ -222,6 +226,18 @@ def test_changed_single_run_gets_its_own_numbers(change, trainers, st, epoch_cal
     assert_same_numbers(numbers(engine.run(tb, hb, sb, store=st.store)), ref_b)
     assert epoch_calls == []
     assert st.messages == [] and st.rejected() == []
+
+
+def test_seed_pair_of_equal_seeds_reuses_the_int_seeds_record(trainer, st, epoch_calls):
+    ref = numbers(engine.run(trainer, HP, 3, store=st.store))
+    del epoch_calls[:]
+    assert_same_numbers(numbers(engine.run(trainer, HP, (3, 3), store=st.store)), ref)
+    assert epoch_calls == [] and len(st.records()) == 1  # the same run, one record
+    res = sweep_lib.sweep(trainer, [HP], seeds=[(3, 3), (3, 4)], strategy="sequential",
+                      store=st.store)
+    assert len(st.records()) == 2  # (3, 4) trained and saved apart
+    np.testing.assert_array_equal(res.metrics["eval_loss"][0, 0], ref["eval_loss"])
+    assert not np.array_equal(res.metrics["eval_loss"][0, 1], ref["eval_loss"])
 
 
 def test_other_num_classes_has_its_own_identity():
