@@ -27,7 +27,9 @@ def _close(a, b, rtol=1e-10):
     ((2, 9, 12, 1), (3, 5, 1, 4), 0),
     ((2, 10, 10, 4), (3, 5, 4, 2), 2),
 ])
-def test_shifted_conv_equals_xla_conv_values_and_gradients(x64, x_shape, k_shape, padding):
+@pytest.mark.parametrize("lowering", ["shifted", "banded"])
+def test_conv_lowerings_equal_xla_conv_values_and_gradients(x64, x_shape, k_shape, padding,
+                                                            lowering):
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.normal(size=x_shape))
     kernel = jnp.asarray(rng.normal(size=k_shape))
@@ -36,8 +38,44 @@ def test_shifted_conv_equals_xla_conv_values_and_gradients(x64, x_shape, k_shape
     def loss(x, k, lowering):
         return jnp.sum(weights * jnp.tanh(_layers.conv2d(x, k, padding, lowering)))
 
-    _close(_layers.conv2d(x, kernel, padding, "shifted"), _layers.conv2d(x, kernel, padding, "xla"))
-    _close(jax.grad(loss, (0, 1))(x, kernel, "shifted"), jax.grad(loss, (0, 1))(x, kernel, "xla"))
+    _close(_layers.conv2d(x, kernel, padding, lowering), _layers.conv2d(x, kernel, padding, "xla"))
+    _close(jax.grad(loss, (0, 1))(x, kernel, lowering), jax.grad(loss, (0, 1))(x, kernel, "xla"))
+
+
+@pytest.mark.parametrize("x_shape,k_shape,padding", [
+    ((3, 28, 28, 1), (5, 5, 1, 6), 2),     # LeNet's first layer
+    ((3, 14, 14, 6), (5, 5, 6, 16), 0),    # LeNet's second layer
+    ((2, 13, 11, 3), (3, 3, 3, 8), 1),     # odd output: the last row and column are dropped
+    ((2, 9, 12, 1), (3, 5, 1, 4), 0),      # odd rows, even columns, kh != kw
+    ((2, 3, 3, 2), (2, 2, 2, 3), 0),       # a 2x2 output: one window
+])
+@pytest.mark.parametrize("lowering", ["banded", "shifted"])
+def test_conv_relu_max_pool_equals_xla(x64, x_shape, k_shape, padding, lowering):
+    rng = np.random.default_rng(6)
+    x = jnp.asarray(rng.normal(size=x_shape))
+    kernel = jnp.asarray(rng.normal(size=k_shape))
+    bias = jnp.asarray(rng.normal(size=k_shape[3]))
+    reference = _layers.conv_relu_max_pool(x, kernel, bias, padding, "xla")
+    weights = jnp.asarray(rng.normal(size=reference.shape))
+
+    def loss(x, k, b, lowering):
+        return jnp.sum(weights * _layers.conv_relu_max_pool(x, k, b, padding, lowering))
+
+    _close(_layers.conv_relu_max_pool(x, kernel, bias, padding, lowering), reference)
+    _close(jax.grad(loss, (0, 1, 2))(x, kernel, bias, lowering),
+           jax.grad(loss, (0, 1, 2))(x, kernel, bias, "xla"))
+
+
+def test_banded_band_matrix_is_the_convolution():
+    """``T`` has each kernel entry on its band: ``rows @ T`` is the convolution, column by column."""
+    kernel = jnp.asarray(np.random.default_rng(7).normal(size=(3, 2, 2, 4)))
+    band = np.asarray(_layers._band(kernel, 6, parity=False)).reshape(3, 6, 2, 5, 4)
+    for i, w_in, c, w, o in np.ndindex(band.shape):
+        d = w_in - w
+        expected = float(kernel[i, d, c, o]) if 0 <= d < 2 else 0.0
+        assert band[i, w_in, c, w, o] == expected
+    parity = np.asarray(_layers._band(kernel, 6, parity=True)).reshape(3, 6, 2, 4, 4)
+    np.testing.assert_array_equal(parity, band[:, :, :, [0, 2, 1, 3], :])  # w = 4 dropped
 
 
 @pytest.mark.parametrize("shape", [(2, 28, 28, 6), (3, 11, 13, 4), (1, 5, 5, 2)])
@@ -55,14 +93,19 @@ def test_masked_relu_max_pool_equals_xla(x64, shape):
 
 @pytest.mark.parametrize("kwargs", [dict(padding=2), dict(padding="VALID"), dict(padding="SAME"),
                                     dict(padding="SAME", strides=2), dict(padding=1, strides=2)])
-def test_conv_module_matches_flax_conv(kwargs):
+@pytest.mark.parametrize("lowering", ["shifted", "banded"])
+@pytest.mark.parametrize("pool", [False, True])
+def test_conv_module_matches_flax_conv(kwargs, lowering, pool):
     x = jnp.asarray(np.random.default_rng(3).normal(size=(2, 12, 12, 3)), jnp.float32)
-    ours = _layers.Conv(5, (3, 3), lowering="shifted", **kwargs)
+    ours = _layers.Conv(5, (3, 3), lowering=lowering, relu_max_pool=pool, **kwargs)
     theirs = nn.Conv(5, (3, 3), **kwargs)
     params = theirs.init(jax.random.PRNGKey(0), x)
     ours_params = ours.init(jax.random.PRNGKey(0), x)
     _close(ours_params, params, rtol=0)
-    _close(ours.apply(params, x), theirs.apply(params, x), rtol=1e-5)
+    expected = theirs.apply(params, x)
+    if pool:
+        expected = nn.max_pool(nn.relu(expected), (2, 2), strides=(2, 2))
+    _close(ours.apply(params, x), expected, rtol=1e-5)
 
 
 def test_lowering_is_validated():
@@ -72,17 +115,24 @@ def test_lowering_is_validated():
         models.LeNet(lowering="fast").init(jax.random.PRNGKey(0), jnp.ones((1, 28, 28, 1)))
 
 
-def test_auto_lowering_is_shifted_on_cpu_only():
-    expected = "shifted" if jax.default_backend() == "cpu" else "xla"
-    assert _layers.resolve_lowering("auto") == expected
+def test_auto_lowering_is_the_models_cpu_choice_on_cpu_only():
+    cpu = jax.default_backend() == "cpu"
+    assert _layers.resolve_lowering("auto") == ("shifted" if cpu else "xla")
+    assert _layers.resolve_lowering("auto", cpu="banded") == ("banded" if cpu else "xla")
+    assert models.model_lowering("lenet") == ("banded" if cpu else "xla")
+    assert models.model_lowering("keras_cnn") == ("shifted" if cpu else "xla")
+    assert models.model_lowering("lenet", "shifted") == "shifted"
+    with pytest.raises(ValueError, match="cpu must be one of"):
+        _layers.resolve_lowering("auto", cpu="auto")
 
 
 @pytest.mark.parametrize("name,train", [("lenet", False), ("keras_cnn", False),
                                         ("keras_cnn", True)])
-def test_model_lowerings_agree(x64, name, train):
+@pytest.mark.parametrize("lowering", ["shifted", "banded"])
+def test_model_lowerings_agree(x64, name, train, lowering):
     x = jnp.asarray(np.random.default_rng(4).uniform(size=(4, 28, 28, 1)))
     y = jnp.arange(4) % 10
-    shifted = models.MODELS[name](num_classes=10, lowering="shifted")
+    shifted = models.MODELS[name](num_classes=10, lowering=lowering)
     xla = models.MODELS[name](num_classes=10, lowering="xla")
     params = xla.init(jax.random.PRNGKey(0), x)
 
@@ -94,13 +144,14 @@ def test_model_lowerings_agree(x64, name, train):
     _close(jax.grad(loss)(params, shifted), jax.grad(loss)(params, xla))
 
 
-def test_lenet_gradient_equals_pytorch(x64):
+@pytest.mark.parametrize("lowering", ["banded", "shifted"])
+def test_lenet_gradient_equals_pytorch(x64, lowering):
     torch = pytest.importorskip("torch")
     from torch import nn as tnn
 
     x = np.random.default_rng(5).uniform(size=(8, 28, 28, 1))
     y = np.arange(8) % 10
-    model = models.LeNet(lowering="shifted")
+    model = models.LeNet(lowering=lowering)
     params = model.init(jax.random.PRNGKey(1), jnp.asarray(x, jnp.float32))["params"]
     params = jax.tree_util.tree_map(lambda p: p.astype(jnp.float64), params)
 

@@ -19,7 +19,8 @@
   dense models vmap well everywhere. So on CPU a model whose forward pass
   contains a convolution sweeps ``sequential``; several devices shard; else ``vmap``.
 - How the built-in models compute convolutions and pools is decided by
-  ``jaxlr._layers.resolve_lowering`` (``shifted`` on CPU, XLA's own elsewhere).
+  ``jaxlr.models.model_lowering`` (on CPU ``banded`` for LeNet, ``shifted`` otherwise;
+  XLA's own elsewhere).
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ class TrainConfig:
       eval_batch_size: examples per evaluation batch.
       loop: ``auto``, ``dispatch`` or ``scan`` (see ``jaxlr.engine.backend``).
       lowering: how a built-in model's convolutions and pools are computed
-        (``auto``, ``shifted``, ``xla``; the same function either way).
+        (``auto``, ``banded``, ``shifted``, ``xla``; the same function either way).
       name: a label for progress and results.
       identity: a string you choose that names what the run store cannot see
         into (e.g. a helper your model calls changed): part of every saved

@@ -189,7 +189,7 @@ def trainer_identity(trainer):
 
 
 def _trainer_own(trainer):
-    from jaxlr._layers import resolve_lowering
+    from jaxlr.models import model_lowering
 
     c, t = trainer.config, trainer
     data = data_fingerprint(*(np.asarray(a) for a in (t.x_train, t.y_train, t.x_eval, t.y_eval)),
@@ -199,7 +199,7 @@ def _trainer_own(trainer):
                    "eval_batch_size": c.eval_batch_size, "nesterov": c.nesterov,
                    "plateau": _value(dict(c.plateau), 0) if c.plateau is not None else None,
                    "init": c.init, "loop": trainer.loop,
-                   "lowering": resolve_lowering(c.lowering) if isinstance(c.model, str) else None,
+                   "lowering": model_lowering(c.model, c.lowering) if isinstance(c.model, str) else None,
                    "identity": c.identity},
         "model": callable_identity(c.model),
         "loss": trainer.loss_name or callable_identity(c.loss),
