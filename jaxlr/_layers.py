@@ -213,6 +213,9 @@ def _banded_conv_bwd(padding, parity, residuals, g):
 
 _banded_conv.defvjp(_banded_conv_fwd, _banded_conv_bwd)
 
+# How ``jaxlr.engine.backend.uses_convolution`` recognises these lowerings in a jaxpr.
+CONVOLUTION_BACKWARDS = (_shifted_conv_bwd, _banded_conv_bwd)
+
 
 def conv2d(x, kernel, padding=0, lowering="auto"):
     """2-D convolution, stride 1, symmetric zero ``padding``: ``[N,H,W,C] * [kh,kw,C,O]``.

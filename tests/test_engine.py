@@ -527,6 +527,9 @@ def test_uses_convolution_and_strategy_follow_the_model(linen):
                              data.from_arrays(images[:, :8, :8], labels % 3))
     mlp = linen[0]
     assert backend.uses_convolution(lenet) and backend.uses_convolution(conv)
+    for lowering in ("banded", "shifted", "xla"):  # the banded lowering has no conv primitive
+        config = engine.TrainConfig(model="lenet", epochs=1, batch_size=4, lowering=lowering)
+        assert backend.uses_convolution(engine.make_train(config, fake))
     assert not backend.uses_convolution(mlp)
     assert backend.choose_strategy(mlp, "chunked") == "chunked"
     if jax.default_backend() != "cpu" or jax.device_count() > 1:
