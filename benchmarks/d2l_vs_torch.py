@@ -15,7 +15,7 @@ Prints the wall time of each side (data loading and compilation included) and
 the ratio, and each schedule's final test accuracy, mean ± sample std over
 seeds, for both (the same recipe; different initial draws and orders).
 
-Run: python benchmarks/d2l_vs_torch.py --data-dir ../shared/data --seeds 3   (full size: hours on 2 CPU cores)
+Run: python benchmarks/d2l_vs_torch.py --data-dir ../shared/data --seeds 3 [--out DIR]   (full size: ~1 h on 2 CPU cores)
      python benchmarks/d2l_vs_torch.py --data-dir ../shared/data --epochs 2 --max-train 4096
 """
 
@@ -36,12 +36,13 @@ from jaxlr import compare  # noqa: E402
 from jaxlr.comparisons import COMPARISONS  # noqa: E402
 
 
-def jaxlr_side(data_dir, seeds, epochs, max_train, schedules):
-    with tempfile.TemporaryDirectory() as out:
+def jaxlr_side(data_dir, seeds, epochs, max_train, schedules, out=None):
+    with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
         histories = compare.run_comparison(
-            COMPARISONS["d2l"], epochs=epochs, seeds=seeds, data_dir=data_dir, out=out,
-            max_train=max_train, progress=False, log=lambda line: None, runs=list(schedules))
+            COMPARISONS["d2l"], epochs=epochs, seeds=seeds, data_dir=data_dir,
+            out=out or scratch, max_train=max_train, progress=False, log=lambda line: None,
+            runs=list(schedules))
         seconds = time.perf_counter() - start
     return seconds, {k: [h.eval_acc[-1] for h in v] for k, v in histories.items()}
 
@@ -93,12 +94,17 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--max-train", type=int, default=None)
     parser.add_argument("--schedules", nargs="+", default=list(D2L_SCHEDULES))
+    parser.add_argument("--out", default=None,
+                        help="keep jaxlr's results (results.md, figures, run store) in this new "
+                             "directory (default: a temporary one)")
     args = parser.parse_args(argv)
+    if args.out and pathlib.Path(args.out).exists() and any(pathlib.Path(args.out).iterdir()):
+        parser.error(f"--out {args.out!r} is not empty: a stored run would be reused, not timed")
     import jax
     import torch
 
     ours, our_acc = jaxlr_side(args.data_dir, args.seeds, args.epochs, args.max_train,
-                               args.schedules)
+                               args.schedules, args.out)
     theirs, their_acc = torch_side(args.data_dir, args.seeds, args.epochs, args.max_train,
                                    args.schedules)
     print(f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} "

@@ -124,3 +124,24 @@ def test_d2l_vs_torch_runs_the_same_schedules_on_both_sides():
     assert ours > 0 and theirs > 0
     assert list(our_acc) == list(their_acc) == ["constant", "cosine+warmup"]
     assert all(0 <= a <= 1 for v in [*our_acc.values(), *their_acc.values()] for a in v)
+
+
+def test_d2l_vs_torch_refuses_an_out_dir_that_holds_runs(tmp_path):
+    d2l = _load("d2l_vs_torch")
+    (tmp_path / "store").mkdir()
+    with pytest.raises(SystemExit):
+        d2l.main(["--out", str(tmp_path)])
+
+
+def test_lenet_formulations_compute_the_same_gradient():
+    """Every formulation the benchmark times is LeNet's gradient (float32 rounding of XLA's)."""
+    errors = _load("lenet_formulations").main(["--rounds", "1", "--steps", "1"])
+    assert set(errors) >= {"xla", "shifted", "banded"} and len(errors) == 6
+    assert all(e < 1e-4 for e in errors.values()), errors
+
+
+@pytest.mark.skipif(not (SHARED / "fashion_mnist").is_dir(), reason="no ../shared/data")
+def test_lenet_profile_finds_the_step_kernels():
+    wall, kernels = _load("lenet_profile").main(["--data-dir", str(SHARED), "--steps", "2",
+                                                 "--top", "3"])
+    assert wall > 0 and len(kernels) > 5 and sum(kernels.values()) > 0
