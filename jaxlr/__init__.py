@@ -22,6 +22,7 @@ from jaxlr.combinators import (
     warmup,
 )
 from jaxlr.expressions import parse_schedule
+from jaxlr.hypergradient import hypergradient_descent
 from jaxlr.plateau import ReduceOnPlateauState, observe, reduce_on_plateau
 from jaxlr.readout import lr_used
 from jaxlr.schedules import (
@@ -65,6 +66,7 @@ __all__ = [
     "cyclic_momentum",
     "exponential",
     "factor",
+    "hypergradient_descent",
     "inverse_sqrt",
     "inverse_time",
     "join",
