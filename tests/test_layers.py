@@ -67,7 +67,7 @@ def test_conv_relu_max_pool_equals_xla(x64, x_shape, k_shape, padding, lowering)
 
 
 def test_banded_band_matrix_is_the_convolution():
-    """``T`` has each kernel entry on its band: ``rows @ T`` is the convolution, column by column."""
+    """``T`` holds each kernel entry on its band (so ``rows @ T`` is the convolution)."""
     kernel = jnp.asarray(np.random.default_rng(7).normal(size=(3, 2, 2, 4)))
     band = np.asarray(_layers._band(kernel, 6, parity=False)).reshape(3, 6, 2, 5, 4)
     for i, w_in, c, w, o in np.ndindex(band.shape):

@@ -253,6 +253,22 @@ def test_other_num_classes_has_its_own_identity():
     assert digest(t3.identity()) != digest(t5.identity())
 
 
+def test_each_lowering_has_its_own_identity_and_auto_is_the_one_it_resolves_to():
+    # the lowerings agree to float32 rounding only: a run stored under one is not another's
+    from jaxlr.engine.identity import digest
+    from jaxlr.models import model_lowering
+
+    x = np.random.RandomState(0).rand(16, 28, 28, 1).astype(np.float32)
+    fake = data_lib.from_arrays(x, np.arange(16) % 10, num_classes=10)
+    ids = {low: engine.make_train(TrainConfig(model="lenet", epochs=1, batch_size=8,
+                                              lowering=low), fake).identity()
+           for low in ("auto", "banded", "shifted", "xla")}
+    assert len({digest(ids[low]) for low in ("banded", "shifted", "xla")}) == 3
+    resolved = model_lowering("lenet")
+    assert ids["auto"]["config"]["lowering"] == resolved
+    assert digest(ids["auto"]) == digest(ids[resolved])
+
+
 def test_data_changed_in_place_gets_its_own_numbers(ds, trainers, st):
     ref_a = numbers(engine.run(trainers("base"), HP, 0))
     ref_b = numbers(engine.run(trainers("one_value_changed"), HP, 0))

@@ -199,7 +199,8 @@ def _trainer_own(trainer):
                    "eval_batch_size": c.eval_batch_size, "nesterov": c.nesterov,
                    "plateau": _value(dict(c.plateau), 0) if c.plateau is not None else None,
                    "init": c.init, "loop": trainer.loop,
-                   "lowering": model_lowering(c.model, c.lowering) if isinstance(c.model, str) else None,
+                   "lowering": (model_lowering(c.model, c.lowering) if isinstance(c.model, str)
+                                else None),
                    "identity": c.identity},
         "model": callable_identity(c.model),
         "loss": trainer.loss_name or callable_identity(c.loss),
