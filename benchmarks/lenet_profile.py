@@ -16,14 +16,18 @@ import collections
 import glob
 import gzip
 import json
+import os
 import re
+import sys
 import tempfile
 import time
 
 import jax
 import jax.numpy as jnp
 
-from jaxlr import data, engine
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from lenet_vs_torch import lenet_sgd_program  # noqa: E402
 
 # Trace events that are not kernels: host dispatch, the executor, the profiler itself.
 _NOT_KERNELS = ("$", "Thunk", "Pjit", "PjRt", "Pjrt", "Slinky", "Parse", "Handle", "Alloc",
@@ -42,13 +46,7 @@ def _hlo_ops(compiled_text):
 
 
 def profile_step(data_dir, lowering, steps=20, n_train=4096):
-    ds = data.subset(data.load("fashion_mnist", data_dir), n_train, 256)
-    config = engine.TrainConfig(model="lenet", epochs=2, batch_size=256, optimizer="sgd",
-                                lowering=lowering)
-    trainer = engine.make_train(config, ds)
-    prog = engine.program(trainer)
-    state = prog.init({"lr": jnp.float32(0.1)}, jax.random.PRNGKey(0))
-    state, acc = prog.begin_epoch(state)
+    trainer, prog, state, acc = lenet_sgd_program(data_dir, lowering, n_train)
     ops = _hlo_ops(prog.step_into.lower(state, acc, jnp.int32(0)).compile().as_text())
     for i in range(5):  # compile and warm up
         state, acc = prog.step_into(state, acc, jnp.int32(i))

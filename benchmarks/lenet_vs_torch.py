@@ -37,6 +37,20 @@ def matmul_flops(n=1024, repeats=20):
     return 2 * n**3 * repeats / (time.perf_counter() - start)
 
 
+def lenet_sgd_program(data_dir, lowering, n_train):
+    """The engine's LeNet SGD program (batch 256) on ``n_train`` Fashion-MNIST images.
+
+    Returns ``(trainer, program, state, acc)``, the state at the start of epoch 0 (lr 0.1).
+    """
+    ds = data.subset(data.load("fashion_mnist", data_dir), n_train, 256)
+    cfg = train.TrainConfig(model="lenet", epochs=2, batch_size=256, optimizer="sgd",
+                            lowering=lowering)
+    trainer = train.make_train(cfg, ds)
+    prog = train.program(trainer)
+    state, acc = prog.begin_epoch(prog.init({"lr": jnp.float32(0.1)}, jax.random.PRNGKey(0)))
+    return trainer, prog, state, acc
+
+
 def jaxlr_images_per_second(ds, epochs, lowering):
     """Training images/s of the engine's LeNet step, in the loop the engine runs here
     (``dispatch``: one jitted step per call on CPU; ``scan``: one scanned epoch on

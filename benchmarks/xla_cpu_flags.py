@@ -38,15 +38,9 @@ def child(data_dir, lowering, steps, repeats, n_train):
     import jax
     import jax.numpy as jnp
 
-    from jaxlr import data, engine
+    from lenet_vs_torch import lenet_sgd_program
 
-    ds = data.subset(data.load("fashion_mnist", data_dir), n_train, 256)
-    cfg = engine.TrainConfig(model="lenet", epochs=2, batch_size=256, optimizer="sgd",
-                             lowering=lowering)
-    trainer = engine.make_train(cfg, ds)
-    prog = engine.program(trainer)
-    state = prog.init({"lr": jnp.float32(0.1)}, jax.random.PRNGKey(0))
-    state, acc = prog.begin_epoch(state)
+    trainer, prog, state, acc = lenet_sgd_program(data_dir, lowering, n_train)
     for i in range(min(steps, trainer.steps_per_epoch)):  # warm-up (compiles)
         state, acc = prog.step_into(state, acc, jnp.int32(i))
     jax.block_until_ready(state.params)

@@ -177,17 +177,16 @@ def _stacked_rows(x, kh, padding):
     return jnp.concatenate([rows[:, i:i + out_height] for i in range(kh)], axis=-1)
 
 
-def _banded_conv_primal(x, kernel, padding, parity):
-    rows = _stacked_rows(x, kernel.shape[0], padding)
-    return rows @ _band(kernel, x.shape[2] + 2 * padding, parity)
-
-
-_banded_conv = functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))(_banded_conv_primal)
-
-
 def _banded_conv_fwd(x, kernel, padding, parity):
     rows = _stacked_rows(x, kernel.shape[0], padding)
     return rows @ _band(kernel, x.shape[2] + 2 * padding, parity), (rows, kernel, x.shape)
+
+
+def _banded_conv_primal(x, kernel, padding, parity):
+    return _banded_conv_fwd(x, kernel, padding, parity)[0]
+
+
+_banded_conv = functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))(_banded_conv_primal)
 
 
 def _banded_conv_bwd(padding, parity, residuals, g):
