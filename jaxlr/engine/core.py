@@ -37,7 +37,8 @@ from jaxlr.engine import backend, losses
 from jaxlr.engine.config import ScheduleInfo, TrainConfig
 from jaxlr.engine.keys import raw_key, split_key
 from jaxlr.engine.modules import as_model
-from jaxlr.engine.optimizers import eval_params, lr_used, make_optimizer, optimizer_arguments
+from jaxlr.engine.optimizers import (eval_params, lr_used, make_optimizer, optimizer_arguments,
+                                     sync_hyperparams)
 
 __all__ = ["Recorder", "StepMetrics", "TrainState", "Trainer", "make_train"]
 
@@ -51,7 +52,7 @@ class TrainState:
       opt_state: the optimizer's state (the lr of the last update inside).
       model_state: the model's other variables (batch statistics, NNX rng
         counters); ``{}`` when it has none.
-      hparams: the run's hyperparameters, float32 scalars (traced).
+      hparams: the run's hyperparameters, scalars of :attr:`Trainer.hparam_dtype` (traced).
       key: the run's data key, raw uint32 (shuffling and dropout derive from it;
         see :mod:`jaxlr.engine.keys`).
       epoch: epochs completed (int32).
@@ -122,6 +123,11 @@ class Trainer:
         self.y_train = jnp.asarray(data.y_train)
         self.x_eval, self.y_eval = jnp.asarray(x_eval), jnp.asarray(y_eval)
         self.num_train = len(data.x_train)
+        # float32 for every jaxlr dataset; float64 only for float64 inputs under
+        # jax_enable_x64 (a run checked in float64, e.g. hypergradients against
+        # finite differences), so that no hyperparameter is rounded below its data
+        self.hparam_dtype = (jnp.float64 if self.x_train.dtype == jnp.float64
+                             else jnp.float32)
         self.num_eval = len(x_eval)
         if self.num_train == 0 or self.num_eval == 0:
             raise ValueError(f"make_train: the dataset has {self.num_train} training and "
@@ -192,7 +198,7 @@ class Trainer:
         example order and dropout from its data part.
         """
         self.hparams_read(hparams)
-        hparams = {k: jnp.asarray(v, jnp.float32) for k, v in hparams.items()}
+        hparams = {k: jnp.asarray(v, self.hparam_dtype) for k, v in hparams.items()}
         init_key, run_key = split_key(raw_key(key))
         params, model_state = self.model.init(init_key, self.x_train[:1])
         opt_state = self._optimizer(hparams).init(params)
@@ -241,7 +247,9 @@ class Trainer:
             return loss_sum / jnp.sum(m), (loss_sum, jnp.sum(correct & mask), model_state)
 
         grads, (loss_sum, correct, model_state) = jax.grad(loss_fn, has_aux=True)(state.params)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        # the state's hparams, not optax's copy from init, are the numbers each update uses
+        opt_state = sync_hyperparams(state.opt_state, state.hparams)
+        updates, opt_state = tx.update(grads, opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         step = state.epoch * self.steps_per_epoch + i
         first = (state.diverged_step < 0) & ~jnp.isfinite(loss_sum)

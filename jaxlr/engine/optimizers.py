@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from jaxlr.readout import lr_used
@@ -143,6 +144,30 @@ def make_optimizer(optimizer, schedule, hparams, nesterov=False):
         kwargs["nesterov"] = nesterov
     return optax.inject_hyperparams(factory, static_args=static)(learning_rate=schedule,
                                                                  **kwargs)
+
+
+def sync_hyperparams(opt_state, hparams):
+    """``opt_state`` with its numeric hyperparameters set from ``hparams``.
+
+    ``optax.inject_hyperparams`` keeps a numeric hyperparameter (momentum,
+    ``b1``, ...) in its state from ``init`` and updates with that copy, not
+    with the value the transformation was built with. The engine calls this
+    before every update, so that the run's ``TrainState.hparams`` is the one
+    source of truth: a hyperparameter changed between updates (population-based
+    training, persistent ES) takes effect, and an unchanged one is the same
+    value bit for bit.
+    """
+    kinds = (optax.InjectHyperparamsState, optax.InjectStatefulHyperparamsState)
+
+    def sync(s):
+        if not isinstance(s, kinds):
+            return s
+        hyper = {k: (jnp.asarray(hparams[k], jnp.result_type(v))
+                     if k in hparams and k != "learning_rate" else v)
+                 for k, v in s.hyperparams.items()}
+        return s._replace(hyperparams=hyper, inner_state=sync_hyperparams(s.inner_state, hparams))
+
+    return jax.tree_util.tree_map(sync, opt_state, is_leaf=lambda x: isinstance(x, kinds))
 
 
 def eval_params(opt_state, params):
