@@ -137,9 +137,12 @@ def _read(node, path, hp=None):
                          "size is not one lr that the state records")
     hyperparams = getattr(node, "hyperparams", None)
     if isinstance(hyperparams, dict):  # optax.inject_hyperparams (either state class)
-        inner = _read(getattr(node, "inner_state", None), path + ".inner_state", hyperparams)
+        inner_state = getattr(node, "inner_state", None)
+        inner = _read(inner_state, path + ".inner_state", hyperparams)
         lr = hyperparams.get("learning_rate")
-        if lr is None:
+        if lr is None or _is_hypergradient(inner_state):
+            # hypergradient descent takes its learning_rate only as its alpha's start:
+            # the lr it records is the whole lr, the injected value scales nothing
             return inner
         return _inject(hyperparams, _Lr(_array(lr), has_lr=True), inner)
     if isinstance(node, _PLATEAU):
@@ -200,6 +203,11 @@ def _read(node, path, hp=None):
                          f"factors ({', '.join(path + k for k, _ in readings)}); lr_used "
                          "does not know how this transformation combines them")
     return _times(own, readings[0][1] if readings else None, path)
+
+
+def _is_hypergradient(state):
+    return (type(state).__name__ == "HypergradientState"
+            and type(state).__module__ == "jaxlr.hypergradient")
 
 
 def _inject(hyperparams, lr, inner, top=True):
@@ -311,6 +319,10 @@ def lr_used(opt_state):
       the factors around it: the whole lr if no ``inject_hyperparams``
       ``learning_rate`` wraps it, else its adapted multiplier of that
       hyperparameter (a schedule times the multiplier, as Prodigy's ``d``).
+      :func:`jaxlr.hypergradient_descent` is the exception: it takes its
+      ``learning_rate`` only as the start of its learned ``alpha``, so directly
+      inside an ``inject_hyperparams`` (a training engine's optimizer) its
+      recorded lr is the whole lr and the injected one scales nothing.
 
     Schedule-free (``optax.contrib.schedule_free_sgd/adamw`` wrapped in
     ``inject_hyperparams``): its ``learning_rate``, the step size of the base

@@ -284,6 +284,36 @@ def test_lr_used_is_the_factor_applied_inside_a_chain():
     assert len(set(alphas)) == len(alphas)
 
 
+def test_lr_used_is_the_applied_lr_as_a_training_engines_optimizer():
+    """The engine wraps an optimizer factory in ``optax.inject_hyperparams``, which passes
+    ``learning_rate`` at every update: hypergradient descent takes it only as alpha's
+    start, and the lr read back is the one applied (not alpha times the injected one)."""
+    from jaxlr import data, engine
+
+    def hd(learning_rate, hyper_lr):
+        return jaxlr.hypergradient_descent("sgd", learning_rate, hyper_lr)
+
+    tx = optax.inject_hyperparams(hd)(learning_rate=0.1, hyper_lr=0.02)
+    params = _tree(jnp.asarray(X0, jnp.float32))
+    state = tx.init(params)
+    for k in range(4):
+        grads = jax.grad(_loss)(params, NOISE[k], A, R)
+        updates, state = tx.update(grads, state, params)
+        params = optax.apply_updates(params, updates)
+        np.testing.assert_allclose(-_flat(updates) / _flat(grads), jaxlr.lr_used(state),
+                                   rtol=1e-6)
+        assert float(jaxlr.lr_used(state)) == float(state.inner_state.alpha)
+    assert float(state.inner_state.alpha) != pytest.approx(0.1, rel=1e-3)
+    # and through the engine: the recorded lr per step is alpha, which moves from lr
+    ds = data.load("ionosphere")
+    trainer = engine.make_train(engine.TrainConfig(model="ionosphere_mlp", epochs=2,
+                                                   batch_size=28, optimizer=hd), ds)
+    history, final = engine.run(trainer, {"lr": 0.01, "hyper_lr": 1e-3}, 0, return_state=True)
+    lrs = np.asarray(history.lr)
+    assert lrs[0, 0] == pytest.approx(0.01, rel=1e-6) and lrs[-1, -1] != lrs[0, 0]
+    assert lrs[-1, -1] == float(final.opt_state.inner_state.alpha)
+
+
 def test_lr_used_under_vmap_over_states():
     def run(beta):
         tx = jaxlr.hypergradient_descent("adam", 0.01, beta)
