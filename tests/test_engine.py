@@ -709,3 +709,27 @@ def test_lr_free_optimizers_take_their_hyperparameters_by_name(name):
     tx = engine.make_optimizer(name, 1e-2, hp)
     updates, _ = tx.update({"w": jnp.array([1.0, -2.0, 0.5])}, tx.init(params), params)
     assert np.all(np.isfinite(updates["w"])) and np.any(updates["w"] != 0)
+
+
+def test_hparams_changed_between_updates_take_effect():
+    """optax.inject_hyperparams keeps its own copy of a numeric hyperparameter from init;
+    the engine's step uses the state's hparams instead (what PBT and PES change)."""
+    cfg = engine.TrainConfig(model=LinenNet(), epochs=1, batch_size=BATCH,
+                             optimizer="keras_sgd", name="change")
+    trainer = engine.make_train(cfg, DS)
+    s0 = trainer.begin_epoch(trainer.init(HP, 0))
+    s1, _ = trainer.step(s0, 0)
+    kept, _ = trainer.step(s1, 1)
+    changed, _ = trainer.step(s1.replace(hparams={**s1.hparams, "momentum": jnp.float32(0.0)}),
+                              1)
+    assert float(changed.opt_state.hyperparams["momentum"]) == 0.0
+    assert float(kept.opt_state.hyperparams["momentum"]) == np.float32(0.9)
+    # Keras's SGD: p += m v - lr g, so the two second updates differ by 0.9 v exactly
+    velocity = s1.opt_state.inner_state[1].trace
+    for a, b, v in zip(jax.tree_util.tree_leaves(kept.params),
+                       jax.tree_util.tree_leaves(changed.params),
+                       jax.tree_util.tree_leaves(velocity)):
+        np.testing.assert_allclose(a - b, 0.9 * v, rtol=1e-4, atol=1e-6)
+    # unchanged hparams: bit for bit what the run computes without the sync
+    assert float(kept.opt_state.hyperparams["momentum"]) == float(
+        s0.opt_state.hyperparams["momentum"])
