@@ -6,6 +6,7 @@ import json
 import math
 import os
 import pathlib
+import sys
 
 import numpy as np
 import pytest
@@ -145,3 +146,39 @@ def test_lenet_profile_finds_the_step_kernels():
     wall, kernels = _load("lenet_profile").main(["--data-dir", str(SHARED), "--steps", "2",
                                                  "--top", "3"])
     assert wall > 0 and len(kernels) > 5 and sum(kernels.values()) > 0
+
+
+def test_learned_schedule_experiment_runs_every_method_and_reuses_only_verified_results(
+        tmp_path, capsys, monkeypatch):
+    spec = importlib.util.spec_from_file_location(
+        "learned", ROOT / "experiments" / "learned.py")
+    learned = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "learned", learned)  # its dataclasses look it up
+    spec.loader.exec_module(learned)
+    args = ["ionosphere", "--seeds", "2", "--eval-seeds", "1", "--epochs", "4", "--budget",
+            "4", "--out", str(tmp_path), "--no-progress"]
+    learned.main(args)
+    r = json.loads((tmp_path / "results.json").read_text())
+    assert list(r["rows"]) == list(learned.METHODS)
+    for method, row in r["rows"].items():
+        # the same training budget for every method: 4 runs of 4 epochs
+        assert row["member_epochs"] == 16, method
+        assert len(row["loss"]) == 2 and all(np.isfinite(row["loss"])), method
+    md = (tmp_path / "results.md").read_text()
+    for method in learned.METHODS:
+        assert f"| {method} | " in md
+    assert (tmp_path / "schedules.png").stat().st_size > 10_000
+    # a second call reuses every verified result; a tampered one is recomputed
+    cache = tmp_path / "cache" / "es-seed1.json"
+    cache.write_text(cache.read_text().replace('"objective": ', '"objective": 1', 1))
+    written = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cache").iterdir()}
+    capsys.readouterr()
+    learned.main(args)
+    rewritten = sorted(p.name for p in (tmp_path / "cache").iterdir()
+                       if p.stat().st_mtime_ns != written[p.name])
+    assert rewritten == ["es-seed1.json"]  # retuned to the same numbers: its evaluation reused
+    assert "es-seed1.json: stored identity or checksum differs, recomputing" in \
+        capsys.readouterr().out
+    again = json.loads((tmp_path / "results.json").read_text())
+    assert again["rows"]["grid"]["loss"] == r["rows"]["grid"]["loss"]
+    assert again["rows"]["es"]["loss"] == r["rows"]["es"]["loss"]
