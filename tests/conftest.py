@@ -14,8 +14,30 @@ def x64():
         yield
 
 
+def _merge(into, tally):
+    for library, entry in tally.items():
+        total = into[library]
+        total["configs"] += entry["configs"]
+        total["points"] += entry["points"]
+        total["max_rel_err"] = max(total["max_rel_err"], entry["max_rel_err"])
+
+
+def pytest_sessionfinish(session):
+    # a pytest-xdist worker hands its tally to the controller, which prints the sum
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["equivalence_tally"] = json.dumps(dict(TALLY))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    tally = getattr(node, "workeroutput", {}).get("equivalence_tally")
+    if tally:
+        _merge(TALLY, json.loads(tally))
+
+
 def pytest_terminal_summary(terminalreporter):
-    if not TALLY:
+    if hasattr(terminalreporter.config, "workerinput") or not TALLY:
         return
     terminalreporter.section("equivalence with references")
     terminalreporter.write_line(f"{'reference':<14}{'configs':>9}{'points':>10}{'max rel err':>14}")
