@@ -348,6 +348,16 @@ def figures(task, info, rows, out):
     plt.close(fig)
 
 
+# the loss of a model that has learned nothing (uniform over the classes); a retrain whose
+# final eval loss is within 3% of it is counted "at chance" (stuck on the plateau)
+CHANCE_LOSS = {"ionosphere": math.log(2), "d2l": math.log(10)}
+
+
+def _retrains(row):
+    """Every held-out retrain's final eval loss, ``[tuning seed, retrain]``."""
+    return np.asarray([[e["eval_loss"] for e in ev] for ev in row["evaluations"]], np.float64)
+
+
 def _paired(rows, method, base="grid"):
     """Mean and standard error of ``loss[method] - loss[base]`` over tuning seeds (each pair
     retrained at the same held-out seed)."""
@@ -371,10 +381,13 @@ def report(task, rows, settings, command):
              "retrained at the same held-out seed), mean ± standard error; negative is "
              "better than grid. \"Its own tuning objective\": the final eval loss the "
              "method itself reached at its tuning seed (mean over seeds), before the "
-             "retraining.", "",
-             "| method | final eval loss | vs grid (paired) | final eval acc | its own tuning "
-             "objective | member-epochs | tuning wall s (mean) | learned (seed 0) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "retraining. \"At chance\": retrains whose final eval loss is within 3% of "
+             "that of a uniform prediction (stuck on the initial plateau), and the median "
+             "over all retrains.", "",
+             "| method | final eval loss | vs grid (paired) | final eval acc | at chance | "
+             "median loss | its own tuning objective | member-epochs | tuning wall s "
+             "(mean) | learned (seed 0) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
 
     def mean_loss(m):
         return _stats(rows[m]["loss"])[0] if np.all(np.isfinite(rows[m]["loss"])) else np.inf
@@ -387,7 +400,10 @@ def report(task, rows, settings, command):
         dm, dse = _paired(rows, m)
         versus = "—" if m == "grid" else f"{dm:+.4f} ± {dse:.4f}"
         own = (f"{np.mean(r['objective']):.4f}" if m in OWN_OBJECTIVE else "—")
-        lines.append(f"| {m} | {lm:.4f} ± {ls:.4f} | {versus} | {am:.4f} ± {as_:.4f} | {own} | "
+        every = _retrains(r)
+        stuck = int(np.sum(every >= 0.97 * CHANCE_LOSS[task.name]))
+        lines.append(f"| {m} | {lm:.4f} ± {ls:.4f} | {versus} | {am:.4f} ± {as_:.4f} | "
+                     f"{stuck}/{every.size} | {np.median(every):.4f} | {own} | "
                      f"{r['member_epochs']:.0f} | {r['seconds']:.1f} | {r['learned']} |")
     best = order[0]
     if best == "grid":
