@@ -308,11 +308,6 @@ def _check_es(fn, sigma, pairs):
         raise ValueError(f"jaxlr.tune.{fn}: pairs must be an int >= 1, got {pairs!r}")
 
 
-def _antithetic(key, pairs, names):
-    z = jax.random.normal(key, (pairs, len(names)))
-    return z
-
-
 def _es_estimate(f_plus, f_minus, z, sigma):
     """``(value, grad_theta [n], kept, dropped)`` from antithetic objectives; pairs with a
     non-finite member are dropped (their weight zero, the others renormalised)."""
