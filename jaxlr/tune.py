@@ -458,7 +458,7 @@ def pes_grad(trainer, hparams, key, wrt=None, *, sigma=0.1, pairs=8, truncation=
     the estimates ``1/(2 sigma P) sum_i (L_i+ - L_i-) xi_i`` (``L`` the sum
     of ``objective`` over the unroll's epochs), summed over the unrolls, are
     unbiased for the gradient of the smoothed *sum* of ``objective`` over all
-    epochs (Vicol et al. 2021, eq. 8, antithetic). With ``truncation =
+    epochs (Vicol et al. 2021, their antithetic estimator). With ``truncation =
     epochs`` it is :func:`es_grad` of that sum. A pair is dropped from an
     unroll where a member's objective is not finite (``dropped`` counts
     pair-unrolls); ``objectives`` is ``[unroll, pair, 2]``.

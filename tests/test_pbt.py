@@ -281,3 +281,41 @@ def test_save_load_and_plot(result, tmp_path):
 def test_bad_arguments_are_named(changes, argument):
     with pytest.raises(ValueError, match=argument.replace("[", r"\[").replace("]", r"\]")):
         run(**changes)
+
+
+def test_a_stored_run_is_reused_only_by_the_same_everything_and_never_after_a_flipped_byte(
+        result, tmp_path, monkeypatch):
+    import dataclasses
+
+    store = RunStore(tmp_path / "store", log=lambda m: None)
+    run(store=store)
+    calls = _interrupt_at(monkeypatch, 99)
+    assert run(store=store).resumed == 3 and not calls  # the same everything: reused
+
+    def trainer(**config_changes):
+        return engine.make_train(dataclasses.replace(TRAINER.config, **config_changes), IONO)
+
+    others = {
+        "seed": lambda: run(store=store, seed=4),
+        "keys": lambda: run(store=store, key=[k + 1 for k in KEYS]),
+        "strategy (explore)": lambda: run(store=store, perturb=(0.5, 2.0)),
+        "eval size": lambda: run_pbt(trainer(eval_batch_size=50), POPULATION, KEYS,
+                                     store=store, **SETTINGS),
+        "schedule": lambda: run_pbt(trainer(schedule=lambda h, info: jaxlr.inverse_time(
+            h["lr"], h["decay"], 2.0)), POPULATION, KEYS, store=store, **SETTINGS),
+        "data": lambda: run_pbt(engine.make_train(TRAINER.config, data.subset(IONO, 200)),
+                                POPULATION, KEYS, store=store, **SETTINGS),
+    }
+    for what, other in others.items():
+        before = len(calls)
+        assert other().resumed == 0, what
+        assert len(calls) == before + 3, what  # trained every interval, into its own slot
+    # a flipped byte in the first run's record: rejected and recomputed, the same numbers
+    records = sorted((tmp_path / "store").glob("*.run"), key=lambda p: p.stat().st_mtime)
+    raw = bytearray(records[0].read_bytes())
+    raw[-5] ^= 0xFF
+    records[0].write_bytes(bytes(raw))
+    before = len(calls)
+    again = run(store=store)
+    assert again.resumed == 0 and len(calls) == before + 3
+    assert_same_result(again, result)
